@@ -1,0 +1,28 @@
+using Microsoft.Extensions.Logging;
+using PluginVmm.Sdk.Interrupts;
+using PluginVmm.Sdk.Memory;
+using PluginVmm.Sdk.Resources;
+
+namespace PluginVmm.Sdk.Plugins;
+
+/// <summary>Everything the core offers one device instance.</summary>
+public interface IDeviceContext
+{
+    /// <summary>Instance name, e.g. "pvpanic0", used in logs.</summary>
+    string Name { get; }
+
+    /// <summary>Guest RAM.</summary>
+    IGuestMemory Memory { get; }
+
+    /// <summary>MSI/MSI-X vectors.</summary>
+    IInterruptController Interrupts { get; }
+
+    /// <summary>Memory slots and ioeventfds attached to BARs.</summary>
+    IBarResources BarResources { get; }
+
+    /// <summary>VM-level events.</summary>
+    IVmControl Vm { get; }
+
+    /// <summary>Logger for this instance.</summary>
+    ILogger Logger { get; }
+}
