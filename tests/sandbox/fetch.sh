@@ -15,6 +15,11 @@
 # Prints the kernel version on stdout.
 source "$(dirname "$0")/lib.sh"
 
+# run.sh fetched a moment ago and says so; the builds it calls need not repeat it
+if [ -n "${SANDBOX_FETCHED:-}" ] && [ "$SANDBOX_FETCHED" = "$(cat "$CACHE/current-kver" 2>/dev/null)" ]; then
+    echo "$SANDBOX_FETCHED"; exit 0
+fi
+
 export DEBIAN_FRONTEND=noninteractive
 updated=no
 apt_update_once() {

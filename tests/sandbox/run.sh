@@ -1,0 +1,238 @@
+#!/bin/bash
+# run.sh - boot L1 under QEMU TCG on this host and run sandbox scenarios in it.
+#
+# usage: run.sh [options]
+#   --vmm qemu|pluginvmm    L2 VMM (adapter /sandbox/vmm-NAME.sh in L1); default qemu
+#   --scenarios a,b,c       from: boot smp pci panic custom (default boot,smp,pci,panic;
+#                           "custom" when --guest-kernel is given)
+#   --machine q35|microvm   machine type for the qemu adapter (default q35)
+#   --vmm-dir DIR           published PluginVmm (DIR/vmm.dll or DIR/vmm) for
+#                           --vmm pluginvmm; default: `dotnet publish` of
+#                           core/PluginVmm into $CACHE/vmm-publish
+#   --panic-rc N            VMM exit status expected after a guest panic
+#                           (default 1 for qemu, 3 for pluginvmm)
+#   --l2-timeout S          watchdog per L2 run inside L1 (default 40)
+#   --l2-memory MIB         L2 RAM (default 256)
+#   --idle S                L1 silent for S s = frozen (default 40; L1 prints a
+#                           heartbeat every 10 s while an L2 runs)
+#   --l1-retries N          fresh L1s for scenarios a frozen L1 left (default 1)
+#   --budget S              wall-time budget for all L1 boots (default 780)
+#   --l1-memory MIB / --l1-cpus N   L1 size (default 4096 / 2)
+#   --log FILE              full log (default $CACHE/logs/run-DATE.log)
+#   --verbose               also print the L1/L2 consoles (they are always in the log)
+#   custom guest (scenario "custom"):
+#   --guest-kernel F --guest-initrd F [--guest-cmdline S] [--guest-vcpus N]
+#   [--guest-memory MIB] [--guest-timeout S]
+#
+# Prints every RESULT line (a scenario's lines when it finishes), then
+# "sandbox: N passed, M failed". Exit status: 0 all scenarios passed,
+# 1 a scenario failed or did not finish, 2 bad usage.
+source "$(dirname "$0")/lib.sh"
+set +e    # from here on failures are results, not reasons to stop
+
+usage() { sed -n '2,/^$/s/^# \{0,1\}//p' "$0" >&2; exit 2; }
+VMM=qemu SCENARIOS="" MACHINE=q35 VMM_DIR="" PANIC_RC="" L2_TIMEOUT=40 L2_MEMORY=256
+IDLE=40 L1_RETRIES=1 BUDGET=780 L1_MEMORY=4096 L1_CPUS=2 LOG="" VERBOSE=no
+G_KERNEL="" G_INITRD="" G_CMDLINE="console=ttyS0 reboot=t panic=-1" G_VCPUS=1 G_MEMORY=256 G_TIMEOUT=60
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --verbose) VERBOSE=yes; shift; continue ;;
+    -h|--help) usage ;;
+    esac
+    [ $# -ge 2 ] || { echo "run.sh: $1 needs a value" >&2; usage; }
+    case "$1" in
+    --vmm) VMM=$2 ;;
+    --scenarios) SCENARIOS=$2 ;;
+    --machine) MACHINE=$2 ;;
+    --vmm-dir) VMM_DIR=$2 ;;
+    --panic-rc) PANIC_RC=$2 ;;
+    --l2-timeout) L2_TIMEOUT=$2 ;;
+    --l2-memory) L2_MEMORY=$2 ;;
+    --idle) IDLE=$2 ;;
+    --l1-retries) L1_RETRIES=$2 ;;
+    --budget) BUDGET=$2 ;;
+    --l1-memory) L1_MEMORY=$2 ;;
+    --l1-cpus) L1_CPUS=$2 ;;
+    --log) LOG=$2 ;;
+    --guest-kernel) G_KERNEL=$2 ;;
+    --guest-initrd) G_INITRD=$2 ;;
+    --guest-cmdline) G_CMDLINE=$2 ;;
+    --guest-vcpus) G_VCPUS=$2 ;;
+    --guest-memory) G_MEMORY=$2 ;;
+    --guest-timeout) G_TIMEOUT=$2 ;;
+    *) echo "run.sh: unknown option $1" >&2; usage ;;
+    esac
+    shift 2
+done
+case "$VMM" in qemu|pluginvmm) ;; *) echo "run.sh: --vmm must be qemu or pluginvmm" >&2; exit 2 ;; esac
+case "$MACHINE" in q35|microvm) ;; *) echo "run.sh: --machine must be q35 or microvm" >&2; exit 2 ;; esac
+for n in "$L2_TIMEOUT" "$L2_MEMORY" "$IDLE" "$L1_RETRIES" "$BUDGET" "$L1_MEMORY" "$L1_CPUS" \
+         "$G_VCPUS" "$G_MEMORY" "$G_TIMEOUT" ${PANIC_RC:+"$PANIC_RC"}; do
+    case "$n" in ''|*[!0-9]*) echo "run.sh: '$n' is not a number" >&2; exit 2 ;; esac
+done
+if [ -z "$SCENARIOS" ]; then
+    SCENARIOS=boot,smp,pci,panic
+    [ -n "$G_KERNEL" ] && SCENARIOS=custom
+fi
+for s in ${SCENARIOS//,/ }; do
+    case "$s" in boot|smp|pci|panic|custom) ;; *) echo "run.sh: unknown scenario $s" >&2; exit 2 ;; esac
+done
+if [[ ",$SCENARIOS," == *,custom,* ]]; then
+    [ -f "$G_KERNEL" ] && [ -f "$G_INITRD" ] ||
+        { echo "run.sh: scenario custom needs --guest-kernel and --guest-initrd files" >&2; exit 2; }
+fi
+
+T_START=${EPOCHREALTIME/./}
+mkdir -p "$CACHE/logs"
+LOG=${LOG:-$CACHE/logs/run-$(date +%Y%m%d-%H%M%S).log}
+: > "$LOG" || exit 2
+note() { echo "sandbox: $*" | tee -a "$LOG"; }
+
+# --- images ------------------------------------------------------------------------
+SANDBOX_FETCHED=$("$SANDBOX_DIR/fetch.sh" 2>>"$LOG") || { note "fetch.sh failed (see $LOG)"; exit 1; }
+export SANDBOX_FETCHED
+build_args=()
+if [ "$VMM" = pluginvmm ]; then
+    if [ -z "$VMM_DIR" ]; then
+        VMM_DIR=$CACHE/vmm-publish
+        repo=$(cd "$SANDBOX_DIR/../.." && pwd)
+        note "publishing core/PluginVmm to $VMM_DIR"
+        rm -rf "$VMM_DIR"
+        dotnet publish "$repo/core/PluginVmm/PluginVmm.csproj" -c Release -o "$VMM_DIR" \
+            --nologo -v quiet >> "$LOG" 2>&1 || { note "dotnet publish failed (see $LOG)"; exit 1; }
+    fi
+    build_args=(--vmm-dir "$VMM_DIR")
+fi
+IMAGE=$("$SANDBOX_DIR/build-l1.sh" "${build_args[@]}" 2>>"$LOG") || { note "build-l1.sh failed (see $LOG)"; exit 1; }
+KERNEL=$(kernel_image)
+
+if [[ ",$SCENARIOS," == *,custom,* ]]; then
+    # the user's guest goes into a second cpio appended to the L1 image (the
+    # kernel unpacks concatenated archives), so the big image is not rebuilt
+    extra=$(mktemp -d)
+    mkdir -p "$extra/sandbox/guest"
+    cp "$G_KERNEL" "$extra/sandbox/guest/kernel"
+    cp "$G_INITRD" "$extra/sandbox/guest/initrd"
+    echo "$G_CMDLINE" > "$extra/sandbox/guest/cmdline"
+    echo "$G_VCPUS" > "$extra/sandbox/guest/vcpus"
+    echo "$G_MEMORY" > "$extra/sandbox/guest/memory"
+    echo "$G_TIMEOUT" > "$extra/sandbox/guest/timeout"
+    (cd "$extra" && find sandbox | cpio -o -H newc --quiet) > "$extra/guest.cpio"
+    cat "$IMAGE" "$extra/guest.cpio" > "$CACHE/logs/l1-with-guest.cpio"
+    rm -rf "$extra"
+    IMAGE=$CACHE/logs/l1-with-guest.cpio
+fi
+
+# --- one L1 boot ---------------------------------------------------------------
+# boot_l1 SCENARIOS ATTEMPT TIMEOUT: runs L0 QEMU, reads L1's console with a
+# silence detector. Sets FROZEN=yes|no and DONE_LIST (finished scenarios).
+# RESULT lines of a scenario are held back until L1 reports it finished, so
+# a scenario cut short by a frozen L1 leaves its partial results in the log only.
+declare -A HELD=() STATUS=() WALL=()
+ALL_RESULTS=()
+emit() { ALL_RESULTS+=("$1"); echo "$1"; echo "$1" >> "$LOG.results"; }
+: > "$LOG.results"
+qemu_pid=""
+trap '[ -n "$qemu_pid" ] && kill $qemu_pid 2>/dev/null; exit 130' INT TERM
+
+boot_l1() {
+    local scenarios=$1 attempt=$2 timeout=$3
+    local append fifo line rc now t0 ts cur="" cur_t0=0 tag=""
+    [ "$attempt" -gt 1 ] && tag="_attempt$attempt"
+    append="console=ttyS0 quiet panic=-1 nokaslr sandbox.scenarios=$scenarios sandbox.vmm=$VMM"
+    append+=" sandbox.machine=$MACHINE sandbox.l2_timeout=$L2_TIMEOUT sandbox.l2_memory=$L2_MEMORY"
+    [ -n "$PANIC_RC" ] && append+=" sandbox.panic_rc=$PANIC_RC"
+    local cmd=(qemu-system-x86_64 -accel tcg -M q35 -cpu EPYC,+svm -m "$L1_MEMORY" -smp "$L1_CPUS"
+               -nodefaults -no-user-config -display none -no-reboot -serial stdio
+               -kernel "$KERNEL" -initrd "$IMAGE" -append "$append")
+    { echo "L0-ATTEMPT $attempt scenarios=$scenarios timeout=${timeout}s"
+      printf 'L0-CMD:'; printf ' %q' "${cmd[@]}"; echo; } >> "$LOG"
+    fifo=$(mktemp -u /tmp/sandbox-l1.XXXXXX); mkfifo "$fifo"
+    t0=${EPOCHREALTIME/./}
+    timeout -k 10 "$timeout" "${cmd[@]}" < /dev/null > "$fifo" 2>&1 &
+    qemu_pid=$!
+    FROZEN=no DONE_LIST=""
+    exec {fd}< "$fifo"
+    rm -f "$fifo"
+    while true; do
+        IFS= read -r -t "$IDLE" -u $fd line; rc=$?
+        if [ $rc -gt 128 ]; then
+            line="L0-FROZEN no L1 console output for $IDLE s"
+        elif [ $rc -ne 0 ]; then
+            break
+        fi
+        now=${EPOCHREALTIME/./}
+        secs_since $t0 $now; ts=$REPLY
+        line=${line%$'\r'}
+        printf '[%8s] %s\n' "$ts" "$line" >> "$LOG"
+        [ $VERBOSE = yes ] && printf '[%8s] %s\n' "$ts" "$line"
+        case "$line" in
+        L1-MARK-INIT*) emit "RESULT l1_boot${tag}_s=$ts" ;;
+        L1-SCENARIO-START\ *) cur=${line#L1-SCENARIO-START }; cur_t0=$now; HELD[$cur]="" ;;
+        L1-SCENARIO-DONE\ *)
+            cur=${line#L1-SCENARIO-DONE }
+            secs_since $cur_t0 $now; WALL[$cur]=$REPLY
+            [ "$attempt" -gt 1 ] && emit "RESULT ${cur}_l1_rerun=yes"
+            while IFS= read -r l; do [ -n "$l" ] && emit "$l"; done <<< "${HELD[$cur]}"
+            emit "RESULT ${cur}_wall_s=${WALL[$cur]}"
+            DONE_LIST+=" $cur" cur="" ;;
+        RESULT\ *)
+            if [ -n "$cur" ]; then HELD[$cur]+="$line"$'\n'; else emit "$line"; fi
+            case "$line" in RESULT\ *_status=*) s=${line#RESULT }; STATUS[${s%%_status=*}]=${s#*_status=} ;; esac ;;
+        L2\|*) ;;   # the L2 guest's own stalls are the L1 watchdog's business
+        *"soft lockup"*|*"self-detected stall"*|*"detected stalls on CPUs"*|L0-FROZEN*)
+            FROZEN=yes ;;   # L1's kernel reports its own lockup, or L1 is silent
+        esac
+        if [ $FROZEN = yes ]; then
+            note "L1 looks frozen (attempt $attempt): $line"
+            kill "$qemu_pid" 2>/dev/null
+            break
+        fi
+    done
+    exec {fd}<&-
+    wait "$qemu_pid"; rc=$?
+    qemu_pid=""
+    now=${EPOCHREALTIME/./}; secs_since $t0 $now
+    emit "RESULT l1_total${tag}_s=$REPLY"
+    echo "L0-QEMU-EXIT rc=$rc" >> "$LOG"
+    [ $rc = 124 ] && [ $FROZEN = no ] && { FROZEN=yes; note "L1 hit its ${timeout} s limit (attempt $attempt)"; }
+}
+secs_since() { local d=$(($2 - $1)); printf -v REPLY '%d.%03d' $((d / 1000000)) $((d % 1000000 / 1000)); }
+
+# --- attempts: a frozen L1 gets one fresh L1 for what it did not finish --------
+note "vmm=$VMM machine=$MACHINE scenarios=$SCENARIOS image=$(basename "$IMAGE") log=$LOG"
+remaining=$SCENARIOS attempt=1
+while [ -n "$remaining" ]; do
+    n=$(tr ',' '\n' <<< "$remaining" | wc -l)
+    # a healthy scenario takes < 15 s; a hung one 2 watchdog periods + kills
+    limit=$((90 + n * (2 * L2_TIMEOUT + 30)))
+    [[ ",$remaining," == *,custom,* ]] && limit=$((limit + 2 * G_TIMEOUT))
+    elapsed=$(( (${EPOCHREALTIME/./} - T_START) / 1000000 ))
+    left=$((BUDGET - elapsed))
+    [ $left -lt $limit ] && limit=$left
+    if [ $limit -lt 60 ]; then note "budget of $BUDGET s used up"; break; fi
+    boot_l1 "$remaining" $attempt $limit
+    next=""
+    for s in ${remaining//,/ }; do
+        [[ " $DONE_LIST " == *" $s "* ]] || next+="${next:+,}$s"
+    done
+    remaining=$next
+    [ -z "$remaining" ] && break
+    if [ $attempt -gt "$L1_RETRIES" ]; then note "giving up on: $remaining"; break; fi
+    note "re-running [$remaining] in a fresh L1"
+    attempt=$((attempt + 1))
+done
+
+# --- verdict -------------------------------------------------------------------------
+passed=0 failed=0
+emit "RESULT l1_attempts=$attempt"
+for s in ${SCENARIOS//,/ }; do
+    st=${STATUS[$s]:-}
+    if [ -z "$st" ]; then emit "RESULT ${s}_status=fail:not_finished"; st=fail; fi
+    if [ "$st" = pass ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+done
+secs_since $T_START ${EPOCHREALTIME/./}
+emit "RESULT total_s=$REPLY"
+echo "log: $LOG (RESULT lines only: $LOG.results)"
+echo "sandbox: $passed passed, $failed failed" | tee -a "$LOG"
+[ $failed = 0 ]
