@@ -1,0 +1,184 @@
+/*
+ * pcitest: a tiny PVH guest that exercises PluginVmm's PCI root from the guest side.
+ * The mode comes from the kernel command line (hvm_start_info.cmdline):
+ *   enum      list every function: ids, class, and each BAR's kind, size and address (sized like Linux does)
+ *   rollback  the BAR-rollback scenario: hostile BAR writes must read back the old address, devices keep working
+ *   panic     write "panicked" to pvpanic (the VM must end with the panic exit code)
+ *   demo      enum + read pvpanic's event register + power off through the i8042
+ * Results are lines on COM1 that the test parses; the guest leaves through the debug-exit port (0x10 → 0x21).
+ * Runs in 32-bit protected mode; PAE paging with 2 MiB pages reaches 64-bit BARs above 4 GiB.
+ */
+#include "guest.h"
+
+#define MAX_FUNCS 32
+struct bar { unsigned kind; unsigned long long size, addr; }; /* kind: 0 none, 1 io, 2 mem32, 3 mem64, 4 rom */
+struct func { unsigned dev; unsigned vendor, device, class_rev; struct bar bars[7]; };
+static struct func funcs[MAX_FUNCS];
+static unsigned nfuncs;
+static unsigned failures;
+
+static const char *kind_name[] = { "none", "io", "mem32", "mem64", "rom" };
+
+static void size_bars(struct func *f)
+{
+    unsigned d = f->dev;
+    unsigned cmd = pci_read32(d, 0x04);
+    pci_write16(d, 0x04, (unsigned short)(cmd & ~3u)); /* no decoding while sizing, as Linux does */
+    for (unsigned i = 0; i < 6; i++) {
+        unsigned reg = 0x10 + i * 4, orig = pci_read32(d, reg);
+        pci_write32(d, reg, 0xffffffffu);
+        unsigned lo = pci_read32(d, reg);
+        pci_write32(d, reg, orig);
+        struct bar *b = &f->bars[i];
+        if (lo == 0) continue;
+        if (lo & 1) { b->kind = 1; b->size = (~(lo & ~3u) + 1) & 0xffff; b->addr = orig & ~3u; continue; }
+        if ((lo & 6) == 4) {
+            unsigned orig_hi = pci_read32(d, reg + 4);
+            pci_write32(d, reg + 4, 0xffffffffu);
+            unsigned hi = pci_read32(d, reg + 4);
+            pci_write32(d, reg + 4, orig_hi);
+            unsigned long long mask = ((unsigned long long)hi << 32) | (lo & ~0xfu);
+            b->kind = 3; b->size = ~mask + 1; b->addr = ((unsigned long long)orig_hi << 32) | (orig & ~0xfu);
+            i++;
+            continue;
+        }
+        b->kind = 2; b->size = (unsigned)(~(lo & ~0xfu) + 1); b->addr = orig & ~0xfu;
+    }
+    unsigned orig = pci_read32(d, 0x30);
+    pci_write32(d, 0x30, 0xfffff800u);
+    unsigned rom = pci_read32(d, 0x30);
+    pci_write32(d, 0x30, orig);
+    if (rom & 0xfffff800u) { f->bars[6].kind = 4; f->bars[6].size = (unsigned)(~(rom & 0xfffff800u) + 1); f->bars[6].addr = orig & 0xfffff800u; }
+    pci_write16(d, 0x04, (unsigned short)cmd);
+}
+
+static void enumerate(int print)
+{
+    nfuncs = 0;
+    for (unsigned d = 0; d < 32 && nfuncs < MAX_FUNCS; d++) {
+        unsigned id = pci_read32(d, 0);
+        if ((id & 0xffff) == 0xffff) continue;
+        struct func *f = &funcs[nfuncs++];
+        f->dev = d; f->vendor = id & 0xffff; f->device = id >> 16; f->class_rev = pci_read32(d, 0x08);
+        for (unsigned i = 0; i < 7; i++) f->bars[i].kind = 0;
+        size_bars(f);
+        if (!print) continue;
+        puts("PCI "); puthex(d, 2); puts(" "); puthex(f->vendor, 4); puts(":"); puthex(f->device, 4);
+        puts(" class "); puthex(f->class_rev >> 8, 6); puts("\n");
+        for (unsigned i = 0; i < 7; i++) {
+            struct bar *b = &f->bars[i];
+            if (!b->kind) continue;
+            puts("BAR "); puthex(d, 2); puts(" "); puthex(i, 1); puts(" "); puts(kind_name[b->kind]);
+            puts(" size "); puthex64(b->size); puts(" addr "); puthex64(b->addr); puts("\n");
+        }
+    }
+    puts("PCI-END "); puthex(nfuncs, 2); puts("\n");
+}
+
+static struct func *find(unsigned vendor, unsigned device)
+{
+    for (unsigned i = 0; i < nfuncs; i++)
+        if (funcs[i].vendor == vendor && funcs[i].device == device) return &funcs[i];
+    return 0;
+}
+
+static unsigned long long bar_addr(unsigned d, unsigned i, int is64)
+{
+    unsigned long long a = pci_read32(d, 0x10 + i * 4) & ~0xfu;
+    if (is64) a |= (unsigned long long)pci_read32(d, 0x14 + i * 4) << 32;
+    return a;
+}
+
+static void write_bar(unsigned d, unsigned i, int is64, unsigned long long a)
+{
+    pci_write32(d, 0x10 + i * 4, (unsigned)a);
+    if (is64) pci_write32(d, 0x14 + i * 4, (unsigned)(a >> 32));
+}
+
+static void check(const char *what, int ok)
+{
+    puts(ok ? "OK " : "FAIL "); puts(what); puts("\n");
+    if (!ok) failures++;
+}
+
+/* A hostile address must be refused: config reads the old address back and the device still answers there. */
+static void refuse(const char *what, unsigned d, unsigned i, int is64, unsigned long long target,
+                   unsigned long long old, int (*alive)(unsigned long long))
+{
+    write_bar(d, i, is64, target);
+    unsigned long long now = bar_addr(d, i, is64);
+    puts("TRY "); puts(what); puts(" target "); puthex64(target); puts(" readback "); puthex64(now); puts("\n");
+    check(what, now == old && alive(old));
+}
+
+static int pvpanic_alive(unsigned long long a) { return mmio_read8(a) == 0x03; }
+
+#define IVSHMEM_PATTERN 0x5a5aa5a5u
+static int ivshmem_alive(unsigned long long a) { return high_read32(a) == IVSHMEM_PATTERN; }
+
+static unsigned phys_bits(void)
+{
+    unsigned a, b, c, d;
+    cpuid(0x80000000u, &a, &b, &c, &d);
+    if (a < 0x80000008u) return 36;
+    cpuid(0x80000008u, &a, &b, &c, &d);
+    return a & 0xff;
+}
+
+static void rollback(void)
+{
+    enumerate(0);
+    struct func *pp = find(0x1b36, 0x0011), *iv = find(0x1af4, 0x1110);
+    unsigned long long top = (1ull << phys_bits()) - 0x10000ull - 0x100000ull; /* exclusive end of the 64-bit area */
+    puts("PHYS-BITS "); puthex(phys_bits(), 2); puts("\n");
+    if (pp) {
+        unsigned long long old = bar_addr(pp->dev, 0, 0);
+        check("pvpanic alive before", pvpanic_alive(old));
+        refuse("pvpanic bar0 into RAM", pp->dev, 0, 0, 0x00100000ull, old, pvpanic_alive);
+        refuse("pvpanic bar0 onto LAPIC", pp->dev, 0, 0, 0xfee00000ull, old, pvpanic_alive);
+        refuse("pvpanic bar0 onto IOAPIC", pp->dev, 0, 0, 0xfec00000ull, old, pvpanic_alive);
+        if (iv) refuse("pvpanic bar0 onto ivshmem bar0", pp->dev, 0, 0, bar_addr(iv->dev, 0, 0), old, pvpanic_alive);
+    }
+    if (iv) {
+        unsigned long long size = iv->bars[2].size, old = bar_addr(iv->dev, 2, 1);
+        high_write32(old, IVSHMEM_PATTERN);
+        check("ivshmem bar2 pattern before", ivshmem_alive(old));
+        refuse("ivshmem bar2 into RAM", iv->dev, 2, 1, 0x00200000ull & ~(size - 1), old, ivshmem_alive);
+        refuse("ivshmem bar2 onto LAPIC", iv->dev, 2, 1, 0xfee00000ull & ~(size - 1), old, ivshmem_alive);
+        refuse("ivshmem bar2 beyond phys bits", iv->dev, 2, 1, 1ull << phys_bits(), old, ivshmem_alive);
+        refuse("ivshmem bar2 at 0xfffffff000000000", iv->dev, 2, 1, 0xfffffff000000000ull, old, ivshmem_alive);
+        unsigned long long bar0 = bar_addr(iv->dev, 0, 0);
+        refuse("ivshmem bar2 onto its own bar0", iv->dev, 2, 1, bar0 & ~(size - 1), old, ivshmem_alive);
+        check("ivshmem bar0 kept its address", bar_addr(iv->dev, 0, 0) == bar0);
+        /* Highest naturally aligned address below the top reserved areas: must work (no alignment gap). */
+        unsigned long long highest = (top - size) & ~(size - 1);
+        write_bar(iv->dev, 2, 1, highest);
+        puts("MOVE ivshmem bar2 to "); puthex64(highest); puts(" readback "); puthex64(bar_addr(iv->dev, 2, 1)); puts("\n");
+        check("ivshmem bar2 moved to the highest aligned address", bar_addr(iv->dev, 2, 1) == highest && ivshmem_alive(highest));
+        write_bar(iv->dev, 2, 1, old);
+        check("ivshmem bar2 moved back", bar_addr(iv->dev, 2, 1) == old && ivshmem_alive(old));
+    }
+    puts("ROLLBACK-END failures "); puthex(failures, 2); puts("\n");
+}
+
+void guest_main(const char *cmdline)
+{
+    puts("pcitest start\n");
+    paging_init();
+    if (has_word(cmdline, "rollback")) { rollback(); debug_exit(failures ? 0x11 : 0x10); }
+    if (has_word(cmdline, "panic")) {
+        enumerate(0);
+        struct func *pp = find(0x1b36, 0x0011);
+        if (pp) mmio_write8(bar_addr(pp->dev, 0, 0), 0x01);
+        puts("PANIC-NOT-TAKEN\n");
+        debug_exit(0x12);
+    }
+    enumerate(1);
+    if (has_word(cmdline, "demo")) {
+        struct func *pp = find(0x1b36, 0x0011);
+        if (pp) { puts("pvpanic events supported: "); puthex(mmio_read8(bar_addr(pp->dev, 0, 0)), 2); puts("\n"); }
+        puts("demo done, powering off\n");
+        i8042_reset();
+    }
+    debug_exit(0x10);
+}
