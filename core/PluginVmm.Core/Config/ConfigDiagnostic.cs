@@ -1,0 +1,15 @@
+namespace PluginVmm.Core.Config;
+
+/// <summary>
+/// One user-input problem. With a file it prints as <c>vmm.toml(3,14): error: message</c> (1-based line and
+/// column, the file name as the user gave it); without one (command-line options) as <c>error: message</c>.
+/// </summary>
+public sealed record ConfigDiagnostic(string? File, int Line, int Column, string Message)
+{
+    /// <summary>A problem that is not tied to a position in a file, e.g. a bad command-line option.</summary>
+    public static ConfigDiagnostic WithoutLocation(string message) => new(null, 0, 0, message);
+
+    /// <inheritdoc/>
+    public override string ToString() =>
+        File is null ? $"error: {Message}" : $"{File}({Line},{Column}): error: {Message}";
+}

@@ -1,0 +1,33 @@
+using Microsoft.Extensions.Logging;
+using PluginVmm.Core.Hosting;
+
+namespace PluginVmm.Cli;
+
+/// <summary>What the command line talks to; tests replace the writers, the runner and logging.</summary>
+internal sealed record CliEnvironment
+{
+    /// <summary>Tables and results (stdout stays clean for scripts; the guest console also goes there).</summary>
+    public required TextWriter Out { get; init; }
+
+    /// <summary>Diagnostics.</summary>
+    public required TextWriter Error { get; init; }
+
+    /// <summary>Runs the VM once the configuration is valid.</summary>
+    public required IVmRunner Runner { get; init; }
+
+    /// <summary>Creates the logging for one invocation at the chosen minimum level.</summary>
+    public required Func<LogLevel, ILoggerFactory> CreateLoggerFactory { get; init; }
+
+    /// <summary>Folder of the installed host (vmm.dll and plugins/), the source of <c>vmm publish</c>.</summary>
+    public required string HostDirectory { get; init; }
+
+    /// <summary>The real process: console writers, console logging to stderr, the host's own folder.</summary>
+    public static CliEnvironment ForProcess(IVmRunner runner) => new()
+    {
+        Out = Console.Out,
+        Error = Console.Error,
+        Runner = runner,
+        CreateLoggerFactory = ConsoleLogging.Create,
+        HostDirectory = AppContext.BaseDirectory,
+    };
+}
