@@ -133,7 +133,7 @@ ALL_RESULTS=()
 emit() { ALL_RESULTS+=("$1"); echo "$1"; echo "$1" >> "$LOG.results"; }
 : > "$LOG.results"
 qemu_pid=""
-trap '[ -n "$qemu_pid" ] && kill $qemu_pid 2>/dev/null; exit 130' INT TERM
+trap '[ -n "$qemu_pid" ] && kill -KILL $qemu_pid 2>/dev/null; exit 130' INT TERM
 
 boot_l1() {
     local scenarios=$1 attempt=$2 timeout=$3
@@ -149,15 +149,25 @@ boot_l1() {
       printf 'L0-CMD:'; printf ' %q' "${cmd[@]}"; echo; } >> "$LOG"
     fifo=$(mktemp -u /tmp/sandbox-l1.XXXXXX); mkfifo "$fifo"
     t0=${EPOCHREALTIME/./}
-    timeout -k 10 "$timeout" "${cmd[@]}" < /dev/null > "$fifo" 2>&1 &
+    local deadline=$((t0 + timeout * 1000000)) wait_s
+    "${cmd[@]}" < /dev/null > "$fifo" 2>&1 &
     qemu_pid=$!
     FROZEN=no DONE_LIST=""
     exec {fd}< "$fifo"
     rm -f "$fifo"
     while true; do
-        IFS= read -r -t "$IDLE" -u $fd line; rc=$?
+        # wait for the next console line at most IDLE s, and never past the
+        # hard limit of this L1 boot
+        wait_s=$(( (deadline - ${EPOCHREALTIME/./}) / 1000000 ))
+        [ $wait_s -gt "$IDLE" ] && wait_s=$IDLE
+        [ $wait_s -lt 1 ] && wait_s=1
+        IFS= read -r -t "$wait_s" -u $fd line; rc=$?
         if [ $rc -gt 128 ]; then
-            line="L0-FROZEN no L1 console output for $IDLE s"
+            if [ ${EPOCHREALTIME/./} -ge $deadline ]; then
+                line="L0-FROZEN L1 still running after its limit of $timeout s"
+            else
+                line="L0-FROZEN no L1 console output for $IDLE s"
+            fi
         elif [ $rc -ne 0 ]; then
             break
         fi
@@ -185,17 +195,24 @@ boot_l1() {
         esac
         if [ $FROZEN = yes ]; then
             note "L1 looks frozen (attempt $attempt): $line"
-            kill "$qemu_pid" 2>/dev/null
+            stop_l0
             break
         fi
     done
     exec {fd}<&-
-    wait "$qemu_pid"; rc=$?
+    wait "$qemu_pid" 2>/dev/null; rc=$?
     qemu_pid=""
     now=${EPOCHREALTIME/./}; secs_since $t0 $now
     emit "RESULT l1_total${tag}_s=$REPLY"
     echo "L0-QEMU-EXIT rc=$rc" >> "$LOG"
-    [ $rc = 124 ] && [ $FROZEN = no ] && { FROZEN=yes; note "L1 hit its ${timeout} s limit (attempt $attempt)"; }
+}
+# stop_l0: SIGTERM the L0 QEMU, SIGKILL if it is still there after 10 s
+# (a stopped or wedged process does not act on SIGTERM)
+stop_l0() {
+    local i
+    kill -TERM "$qemu_pid" 2>/dev/null
+    for i in $(seq 20); do kill -0 "$qemu_pid" 2>/dev/null || return 0; sleep 0.5; done
+    kill -KILL "$qemu_pid" 2>/dev/null
 }
 secs_since() { local d=$(($2 - $1)); printf -v REPLY '%d.%03d' $((d / 1000000)) $((d % 1000000 / 1000)); }
 

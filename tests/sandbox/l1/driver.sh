@@ -71,17 +71,21 @@ run_vmm() {
     now_us; t0=$REPLY
     "$ADAPTER" "$@" < /dev/null > "$fifo" 2>&1 &
     vpid=$!
-    # guard: samples VmHWM, prints a heartbeat, enforces the timeout
+    # guard: samples VmHWM, prints a heartbeat, enforces the timeout (by the
+    # clock: under TCG a "sleep 0.5" loop turn takes noticeably longer)
     (
-        ticks=0
+        beat=$((t0 + 10000000)) deadline=$((t0 + timeout * 1000000))
         while [ -e /proc/$vpid/status ]; do
             while read -r k v _; do
                 [ "$k" = VmHWM: ] && echo "$v" > "/tmp/rss.$label"
             done < /proc/$vpid/status 2>/dev/null
             sleep 0.5
-            ticks=$((ticks + 1))
-            [ $((ticks % 20)) = 0 ] && echo "L1-ALIVE $label +$((ticks / 2)) s"
-            if [ $ticks -ge $((timeout * 2)) ]; then
+            now_us
+            if [ $REPLY -ge $beat ]; then
+                echo "L1-ALIVE $label +$(((REPLY - t0) / 1000000)) s"
+                beat=$((beat + 10000000))
+            fi
+            if [ $REPLY -ge $deadline ]; then
                 touch "$flag"
                 echo "L1: watchdog - $label still running after $timeout s, killing the VMM"
                 kill -TERM $vpid 2>/dev/null
