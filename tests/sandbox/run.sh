@@ -97,8 +97,12 @@ if [ "$VMM" = pluginvmm ]; then
         VMM_DIR=$CACHE/vmm-publish
         repo=$(cd "$SANDBOX_DIR/../.." && pwd)
         note "publishing core/PluginVmm to $VMM_DIR"
-        rm -rf "$VMM_DIR"
-        dotnet publish "$repo/core/PluginVmm/PluginVmm.csproj" -c Release -o "$VMM_DIR" \
+        # from a copy of the work tree, so that our bin/obj never collide
+        # with a build someone runs in the tree at the same time
+        src=$CACHE/vmm-src
+        rm -rf "$VMM_DIR" "$src"; mkdir -p "$src"
+        tar -C "$repo" --exclude=./.git --exclude=bin --exclude=obj --exclude=TestResults -cf - . | tar -C "$src" -xf -
+        dotnet publish "$src/core/PluginVmm/PluginVmm.csproj" -c Release -o "$VMM_DIR" \
             --nologo -v quiet >> "$LOG" 2>&1 || { note "dotnet publish failed (see $LOG)"; exit 1; }
     fi
     build_args=(--vmm-dir "$VMM_DIR")
@@ -218,6 +222,8 @@ secs_since() { local d=$(($2 - $1)); printf -v REPLY '%d.%03d' $((d / 1000000)) 
 
 # --- attempts: a frozen L1 gets one fresh L1 for what it did not finish --------
 note "vmm=$VMM machine=$MACHINE scenarios=$SCENARIOS image=$(basename "$IMAGE") log=$LOG"
+# TCG speed follows the host's load; keep it next to the timings
+emit "RESULT host_loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)"
 remaining=$SCENARIOS attempt=1
 while [ -n "$remaining" ]; do
     n=$(tr ',' '\n' <<< "$remaining" | wc -l)
@@ -248,6 +254,7 @@ for s in ${SCENARIOS//,/ }; do
     if [ -z "$st" ]; then emit "RESULT ${s}_status=fail:not_finished"; st=fail; fi
     if [ "$st" = pass ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 done
+emit "RESULT host_loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)"
 secs_since $T_START ${EPOCHREALTIME/./}
 emit "RESULT total_s=$REPLY"
 echo "log: $LOG (RESULT lines only: $LOG.results)"
