@@ -43,6 +43,13 @@ internal static class OptionsBinder
                 diagnostics.Add(entry.KeyNode, $"unknown key '{entry.Key}' {where}; {hint}");
                 continue;
             }
+            // A [Range] says more than the width of the property's type, so it is checked on the raw integer first.
+            if (entry.Value is IntegerValueSyntax integer
+                && option.Checks.OfType<RangeAttribute>().Select(r => RangeFailure(r, integer.Value)).FirstOrDefault(f => f is not null) is { } outOfRange)
+            {
+                diagnostics.Add(entry.Value, $"{entry.Key}: {outOfRange}");
+                continue;
+            }
             if (!TomlValueConverter.TryConvert(entry.Value, option.Property.PropertyType, entry.Key, diagnostics, out var value)) continue;
             if (!Check(option, value, entry.Key, entry.Value, diagnostics)) continue;
             if (option.IsPath && value is string { Length: > 0 } path) value = ConfigPaths.Resolve(pathBase, path);
@@ -75,7 +82,7 @@ internal static class OptionsBinder
         {
             var failure = check is RangeAttribute range ? RangeFailure(range, value) : OtherFailure(check, value, option.Key);
             if (failure is null) continue;
-            Report(failure.Contains(label, StringComparison.Ordinal) ? failure : $"{label}: {failure}");
+            Report($"{label}: {failure}");
             ok = false;
         }
         return ok;
