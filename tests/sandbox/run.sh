@@ -11,9 +11,9 @@
 #                           core/PluginVmm into $CACHE/vmm-publish
 #   --panic-rc N            VMM exit status expected after a guest panic
 #                           (default 1 for qemu, 3 for pluginvmm)
-#   --l2-timeout S          watchdog per L2 run inside L1 (default 40)
+#   --l2-timeout S          watchdog per L2 run inside L1 (default 60)
 #   --l2-memory MIB         L2 RAM (default 256)
-#   --idle S                L1 silent for S s = frozen (default 40; L1 prints a
+#   --idle S                L1 silent for S s = frozen (default 45; L1 prints a
 #                           heartbeat every 10 s while an L2 runs)
 #   --l1-retries N          fresh L1s for scenarios a frozen L1 left (default 1)
 #   --budget S              wall-time budget for all L1 boots (default 780)
@@ -31,8 +31,8 @@ source "$(dirname "$0")/lib.sh"
 set +e    # from here on failures are results, not reasons to stop
 
 usage() { sed -n '2,/^$/s/^# \{0,1\}//p' "$0" >&2; exit 2; }
-VMM=qemu SCENARIOS="" MACHINE=q35 VMM_DIR="" PANIC_RC="" L2_TIMEOUT=40 L2_MEMORY=256
-IDLE=40 L1_RETRIES=1 BUDGET=780 L1_MEMORY=4096 L1_CPUS=2 LOG="" VERBOSE=no
+VMM=qemu SCENARIOS="" MACHINE=q35 VMM_DIR="" PANIC_RC="" L2_TIMEOUT=60 L2_MEMORY=256
+IDLE=45 L1_RETRIES=1 BUDGET=780 L1_MEMORY=4096 L1_CPUS=2 LOG="" VERBOSE=no
 G_KERNEL="" G_INITRD="" G_CMDLINE="console=ttyS0 reboot=t panic=-1" G_VCPUS=1 G_MEMORY=256 G_TIMEOUT=60
 while [ $# -gt 0 ]; do
     case "$1" in
