@@ -20,27 +20,16 @@ public static class TinyGuestBuilder
 
     private static string Compile(string name)
     {
-        string src = Path.Combine(GuestsDirectory, name);
-        string lib = Path.Combine(GuestsDirectory, "lib");
-        if (!Directory.Exists(src)) throw new DirectoryNotFoundException($"no tiny guest sources at {src}");
         Directory.CreateDirectory(OutputRoot);
-        string output = Path.Combine(OutputRoot, name + ".elf");
-        var sources = Directory.GetFiles(src, "*.c").Concat(Directory.GetFiles(src, "*.S")).Order(StringComparer.Ordinal);
-        var args = new List<string>
-        {
-            "-m32", "-O2", "-ffreestanding", "-fno-pic", "-fno-stack-protector", "-mgeneral-regs-only", "-nostdlib",
-            "-fno-asynchronous-unwind-tables", "-static", "-no-pie", "-Wl,--build-id=none", "-Wl,--no-warn-rwx-segments",
-            "-Wl,-T," + Path.Combine(lib, "guest.ld"), "-I", lib, "-o", output, Path.Combine(lib, "start.S"),
-        };
-        args.AddRange(sources);
-        var psi = new ProcessStartInfo("gcc") { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi) ?? throw new InvalidOperationException("cannot start gcc");
+        // tests/guests/build.sh holds the one definition of the compiler flags; ./vmm uses it for the demo guest.
+        var psi = new ProcessStartInfo("sh") { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var a in new[] { Path.Combine(GuestsDirectory, "build.sh"), name, OutputRoot }) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi) ?? throw new InvalidOperationException("cannot start sh");
         string stderr = p.StandardError.ReadToEnd();
         p.StandardOutput.ReadToEnd();
         p.WaitForExit();
         if (p.ExitCode != 0) throw new InvalidOperationException($"building tiny guest '{name}' failed:\n{stderr}");
-        return output;
+        return Path.Combine(OutputRoot, name + ".elf");
     }
 
     private static string FindGuestsDirectory()

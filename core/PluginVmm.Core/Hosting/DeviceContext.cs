@@ -1,0 +1,12 @@
+using Microsoft.Extensions.Logging;
+using PluginVmm.Sdk.Interrupts;
+using PluginVmm.Sdk.Memory;
+using PluginVmm.Sdk.Plugins;
+using PluginVmm.Sdk.Resources;
+
+namespace PluginVmm.Core.Hosting;
+
+/// <summary>What the core hands one device instance at creation.</summary>
+internal sealed record DeviceContext(
+    string Name, IGuestMemory Memory, IInterruptController Interrupts, IBarResources BarResources, IVmControl Vm, ILogger Logger)
+    : IDeviceContext;

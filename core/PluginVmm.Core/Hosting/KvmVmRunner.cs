@@ -1,0 +1,50 @@
+using Microsoft.Extensions.Logging;
+using PluginVmm.Core.Config;
+using PluginVmm.Core.Pci;
+using PluginVmm.Core.Plugins;
+using PluginVmm.Core.Vm;
+
+namespace PluginVmm.Core.Hosting;
+
+/// <summary>
+/// Builds a VM from a validated configuration — KVM VM and platform, PCI root, one device per <c>[[device]]</c>
+/// created by its plugin, kernel — runs it, and turns its end into the process exit code.
+/// </summary>
+public sealed class KvmVmRunner : IVmRunner
+{
+    /// <inheritdoc/>
+    public int Run(VmConfig config, PluginCatalog catalog, ILoggerFactory loggerFactory, CancellationToken cancellationToken)
+    {
+        var logger = loggerFactory.CreateLogger("vmm");
+        using var vm = VirtualMachine.Create(new VmOptions
+        {
+            MemoryBytes = config.MemoryBytes,
+            Vcpus = config.Vcpus,
+            GuestPanicExitCode = ExitCodes.GuestPanic,
+        }, loggerFactory);
+
+        var devices = new List<IDisposable>();
+        try
+        {
+            var root = PciHost.Attach(vm, loggerFactory);
+            var control = new VmControl(vm, loggerFactory.CreateLogger("guest"));
+            foreach (var device in config.Devices)
+            {
+                var resources = root.CreateBarResources(device.Name);
+                var context = new DeviceContext(device.Name, vm.Memory, vm.Interrupts, resources, control,
+                    loggerFactory.CreateLogger(device.Name));
+                var pciDevice = device.Plugin.Create(device.Options, context);
+                if (pciDevice is IDisposable disposable) devices.Add(disposable);
+                root.AddDevice(device.Name, pciDevice, resources);
+            }
+            vm.LoadKernel(config.KernelPath, config.InitramfsPath, config.Cmdline);
+            var exit = vm.Run(cancellationToken);
+            logger.LogInformation("guest ended: {Exit}", exit);
+            return exit.ExitCode;
+        }
+        finally
+        {
+            foreach (var d in devices) d.Dispose();
+        }
+    }
+}
