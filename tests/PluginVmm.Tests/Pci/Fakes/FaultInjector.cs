@@ -10,6 +10,7 @@ public sealed class InjectedFaultException(string operation) : Exception($"injec
 public sealed class FaultInjector
 {
     private readonly HashSet<int> _failAt = [];
+    private readonly List<Predicate<string>> _predicates = [];
 
     /// <summary>Operations seen so far (failed ones included).</summary>
     public int Count { get; private set; }
@@ -20,14 +21,21 @@ public sealed class FaultInjector
     /// <summary>Makes operation number <paramref name="index"/> (0-based, counted from the start) throw.</summary>
     public void FailAt(int index) => _failAt.Add(index);
 
+    /// <summary>Makes every operation whose description satisfies <paramref name="predicate"/> throw, until cleared.</summary>
+    public void FailWhen(Predicate<string> predicate) => _predicates.Add(predicate);
+
     /// <summary>Clears the planned failures.</summary>
-    public void Clear() => _failAt.Clear();
+    public void Clear()
+    {
+        _failAt.Clear();
+        _predicates.Clear();
+    }
 
     /// <summary>Called by a recorder before it changes anything.</summary>
     public void Step(string operation)
     {
         int n = Count++;
         Log.Add(operation);
-        if (_failAt.Remove(n)) throw new InjectedFaultException(operation);
+        if (_failAt.Remove(n) || _predicates.Any(p => p(operation))) throw new InjectedFaultException(operation);
     }
 }
