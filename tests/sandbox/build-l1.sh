@@ -45,10 +45,14 @@ fi
 out=$(build_dir)/l1/initramfs.cpio
 [ -n "$vmm_dir" ] && out=$(build_dir)/l1/initramfs-vmm.cpio
 inputs=("$SANDBOX_DIR/l1" "$SANDBOX_DIR/build-l1.sh" "$SANDBOX_DIR/lib.sh" "$l2")
-[ -n "$vmm_dir" ] && inputs+=("$vmm_dir")
-# the image also depends on *which* VMM folder went into it
+# the image also depends on the VMM folder's content (a publish may keep
+# old file times), so its checksum is kept beside the image
+vmm_sig=""
+if [ -n "$vmm_dir" ]; then
+    vmm_sig="$vmm_dir $(cd "$vmm_dir" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 md5sum | md5sum | cut -d' ' -f1)"
+fi
 if [ $force = no ] && ! is_stale "$out" "${inputs[@]}" &&
-   [ "$(cat "$out.vmm-dir" 2>/dev/null)" = "$vmm_dir" ]; then
+   [ "$(cat "$out.vmm-dir" 2>/dev/null)" = "$vmm_sig" ]; then
     say "up to date: $out"
     echo "$out"; exit 0
 fi
@@ -107,6 +111,6 @@ if [ -n "$vmm_dir" ]; then
 fi
 
 write_cpio "$root" "$out"
-echo "$vmm_dir" > "$out.vmm-dir"
+echo "$vmm_sig" > "$out.vmm-dir"
 rm -rf "$root"
 echo "$out"

@@ -11,7 +11,9 @@
 #                           core/PluginVmm into $CACHE/vmm-publish
 #   --panic-rc N            VMM exit status expected after a guest panic
 #                           (default 1 for qemu, 3 for pluginvmm)
-#   --l2-timeout S          watchdog per L2 run inside L1 (default 60)
+#   --l2-timeout S          watchdog per L2 run inside L1 (default 90; a healthy
+#                           run takes 5-15 s on an idle host, up to ~55 s on a
+#                           host loaded with builds)
 #   --l2-memory MIB         L2 RAM (default 256)
 #   --idle S                L1 silent for S s = frozen (default 45; L1 prints a
 #                           heartbeat every 10 s while an L2 runs)
@@ -31,7 +33,7 @@ source "$(dirname "$0")/lib.sh"
 set +e    # from here on failures are results, not reasons to stop
 
 usage() { sed -n '2,/^$/s/^# \{0,1\}//p' "$0" >&2; exit 2; }
-VMM=qemu SCENARIOS="" MACHINE=q35 VMM_DIR="" PANIC_RC="" L2_TIMEOUT=60 L2_MEMORY=256
+VMM=qemu SCENARIOS="" MACHINE=q35 VMM_DIR="" PANIC_RC="" L2_TIMEOUT=90 L2_MEMORY=256
 IDLE=45 L1_RETRIES=1 BUDGET=780 L1_MEMORY=4096 L1_CPUS=2 LOG="" VERBOSE=no
 G_KERNEL="" G_INITRD="" G_CMDLINE="console=ttyS0 reboot=t panic=-1" G_VCPUS=1 G_MEMORY=256 G_TIMEOUT=60
 while [ $# -gt 0 ]; do
@@ -93,9 +95,19 @@ SANDBOX_FETCHED=$("$SANDBOX_DIR/fetch.sh" 2>>"$LOG") || { note "fetch.sh failed 
 export SANDBOX_FETCHED
 build_args=()
 if [ "$VMM" = pluginvmm ]; then
-    if [ -z "$VMM_DIR" ]; then
+    repo=$(cd "$SANDBOX_DIR/../.." && pwd)
+    # republish only when a source file changed since the last publish
+    vmm_sources_changed() {
+        [ -f "$CACHE/vmm-publish/.published" ] || return 0
+        [ -n "$(cd "$repo" && find core sdk plugins Directory.Build.props Directory.Packages.props \
+                 \( -name bin -o -name obj \) -prune -o -type f -newer "$CACHE/vmm-publish/.published" \
+                 -print -quit 2>/dev/null)" ]
+    }
+    if [ -z "$VMM_DIR" ] && ! vmm_sources_changed; then
         VMM_DIR=$CACHE/vmm-publish
-        repo=$(cd "$SANDBOX_DIR/../.." && pwd)
+        note "core/PluginVmm unchanged since the last publish: using $VMM_DIR"
+    elif [ -z "$VMM_DIR" ]; then
+        VMM_DIR=$CACHE/vmm-publish
         note "publishing core/PluginVmm to $VMM_DIR"
         # from a copy of the work tree, so that our bin/obj never collide
         # with a build someone runs in the tree at the same time
@@ -104,6 +116,7 @@ if [ "$VMM" = pluginvmm ]; then
         tar -C "$repo" --exclude=./.git --exclude=bin --exclude=obj --exclude=TestResults -cf - . | tar -C "$src" -xf -
         dotnet publish "$src/core/PluginVmm/PluginVmm.csproj" -c Release -o "$VMM_DIR" \
             --nologo -v quiet >> "$LOG" 2>&1 || { note "dotnet publish failed (see $LOG)"; exit 1; }
+        touch "$VMM_DIR/.published"
     fi
     build_args=(--vmm-dir "$VMM_DIR")
 fi

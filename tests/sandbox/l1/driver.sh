@@ -7,7 +7,7 @@
 #   sandbox.machine=M         --machine for the adapter (q35, microvm)
 #   sandbox.panic_rc=N        VMM exit status that means "guest panicked"
 #                             (default: 1 for qemu, 3 otherwise)
-#   sandbox.l2_timeout=S      watchdog per L2 run (default 60)
+#   sandbox.l2_timeout=S      watchdog per L2 run (default 90)
 #   sandbox.l2_memory=MIB     L2 RAM (default 256)
 #
 # For every scenario it launches the adapter with the scenario's vCPUs and
@@ -36,7 +36,7 @@ ADAPTER=/sandbox/vmm-$VMM_NAME.sh
 MACHINE=$(param machine q35)
 default_panic_rc=3; [ "$VMM_NAME" = qemu ] && default_panic_rc=1
 PANIC_RC=$(param panic_rc $default_panic_rc)
-L2_TIMEOUT=$(param l2_timeout 60)
+L2_TIMEOUT=$(param l2_timeout 90)
 L2_MEMORY=$(param l2_memory 256)
 L2_KERNEL=/sandbox/l2/vmlinuz
 L2_INITRD=/sandbox/l2/initramfs.cpio
