@@ -39,6 +39,11 @@ internal sealed class OptionsSchema
 
     public static OptionsSchema For(Type type) => Cache.GetOrAdd(type, Build);
 
+    /// <summary>"Dictionary&lt;String, Int32&gt;" rather than "Dictionary`2".</summary>
+    private static string FriendlyName(Type type) => type.IsGenericType
+        ? $"{type.Name[..type.Name.IndexOf('`')]}<{string.Join(", ", type.GetGenericArguments().Select(FriendlyName))}>"
+        : type.Name;
+
     private static OptionsSchema Build(Type type)
     {
         var properties = new List<OptionProperty>();
@@ -49,7 +54,7 @@ internal sealed class OptionsSchema
             var key = KeyFor(property.Name);
             if (!TomlValueConverter.CanBind(property.PropertyType))
             {
-                problems.Add($"property {type.Name}.{property.Name} has type {property.PropertyType.Name}, which a TOML value cannot bind to");
+                problems.Add($"property {type.Name}.{property.Name} has type {FriendlyName(property.PropertyType)}, which a TOML value cannot bind to");
                 continue;
             }
             if (properties.Any(p => p.Key == key))

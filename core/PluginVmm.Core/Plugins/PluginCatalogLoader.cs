@@ -98,7 +98,8 @@ internal sealed partial class PluginCatalogLoader(ILoggerFactory loggerFactory)
                     config.PreferSharedTypes = false;
                     config.LoadInMemory = false;
                 });
-                loaded.Add(new LoadedAssembly(name, path, loader.LoadDefaultAssembly(), check.SdkVersion));
+                var assembly = loader.LoadDefaultAssembly();
+                loaded.Add(new LoadedAssembly(assembly.GetName().Name ?? name, path, assembly, check.SdkVersion));
             }
             catch (Exception e) when (e is IOException or BadImageFormatException or ArgumentException or InvalidOperationException)
             {

@@ -47,8 +47,11 @@ internal static class HostPublisher
             CopyTree(source, destination, isRoot: true);
             var launcher = Path.Combine(destination, LauncherName);
             File.WriteAllText(launcher, Launcher.ReplaceLineEndings("\n"));
-            File.SetUnixFileMode(launcher, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
-                | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(launcher, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+                    | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+            }
             return null;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
