@@ -135,9 +135,9 @@ if [[ ",$SCENARIOS," == *,custom,* ]]; then
     echo "$G_MEMORY" > "$extra/sandbox/guest/memory"
     echo "$G_TIMEOUT" > "$extra/sandbox/guest/timeout"
     (cd "$extra" && find sandbox | cpio -o -H newc --quiet) > "$extra/guest.cpio"
-    cat "$IMAGE" "$extra/guest.cpio" > "$CACHE/logs/l1-with-guest.cpio"
+    cat "$IMAGE" "$extra/guest.cpio" > "$(build_dir)/l1/initramfs-guest.cpio"
     rm -rf "$extra"
-    IMAGE=$CACHE/logs/l1-with-guest.cpio
+    IMAGE=$(build_dir)/l1/initramfs-guest.cpio
 fi
 
 # --- one L1 boot ---------------------------------------------------------------
