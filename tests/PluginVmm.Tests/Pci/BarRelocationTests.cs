@@ -341,6 +341,21 @@ public sealed class BarRelocationTests
     }
 
     [Fact]
+    public void A_device_whose_config_space_does_not_follow_a_successful_move_is_fenced()
+    {
+        var bed = new PciTestBed();
+        var raw = new RawPciDevice(Bar0, Bar1) { RevertOnMove = true };
+        int dev = bed.Root.AddDevice("stale", raw);
+        bed.WriteConfig(dev, 4, 0xD000_0000);
+        Assert.True(bed.Root.IsFenced(dev));
+        var error = Assert.Single(bed.Logger.At(LogLevel.Error));
+        Assert.Contains("stale", error);
+        Assert.Contains("core maps it at 0xd0000000", error);
+        Assert.Null(bed.Bus.Find(BusSpace.Mmio, 0xD000_0000));
+        Assert.Empty(bed.Root.CheckConsistency()); // fenced devices are out of the check; nothing else is affected
+    }
+
+    [Fact]
     public void A_device_throwing_in_a_bar_access_is_fenced_and_the_vm_goes_on()
     {
         var (bed, device, dev) = OneDevice();

@@ -19,6 +19,9 @@ public sealed class RawPciDevice(params PciBarSpec[] bars) : IPciDevice
 
     public bool IgnoreAssign { get; set; }
 
+    /// <summary>MoveBar puts the register back to the old address (config space no longer follows the core).</summary>
+    public bool RevertOnMove { get; set; }
+
     public bool ThrowOnConfigWrite { get; set; }
 
     /// <summary>Reports moves with this (wrong) old base instead of its own.</summary>
@@ -73,6 +76,7 @@ public sealed class RawPciDevice(params PciBarSpec[] bars) : IPciDevice
 
     public void MoveBar(BarReprogrammingParams move)
     {
+        if (RevertOnMove) SetBase(move.Index, move.OldBase);
     }
 
     public void RestoreBarAddr(BarReprogrammingParams move)
