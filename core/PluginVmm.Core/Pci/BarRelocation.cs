@@ -36,7 +36,9 @@ namespace PluginVmm.Core.Pci;
 /// low dword of a 64-bit BAR alone is not a move: it waits for the high dword, which Linux always writes after the
 /// low one (with decoding off around the pair). Size probes (all address bits ones) are never moves. While
 /// decoding is off the BAR keeps its bus mapping and its reservation at the old address; the core's handlers drop
-/// the accesses (reads return all ones) because they check the decode bits.</para>
+/// the accesses (reads return all ones) because they check the decode bits. Memory slots and ioeventfds stay
+/// registered at the old address while decoding is off (KVM does not look at COMMAND); a guest touching the old
+/// range with decoding off reaches that memory, which is harmless and disappears with the next move.</para>
 /// <para><b>Batches, and the trade-off against cloud-hypervisor #8572.</b> Because nothing moves while decoding
 /// is off, the old reservation stays until enable. A batch is therefore validated as a whole: all old ranges of
 /// the batch are released before any new one is reserved, so a guest that swaps two BARs of one device in one
