@@ -14,14 +14,14 @@ public static class KernelLoader
     /// <see cref="LinuxImageException"/> (messages meant for the user who named the kernel).
     /// </summary>
     public static BootPlan Load(IGuestMemory memory, ReadOnlySpan<byte> kernel, string cmdline,
-        ReadOnlySpan<byte> initramfs, IReadOnlyList<E820Entry> memoryMap)
+        ReadOnlySpan<byte> initramfs, IReadOnlyList<E820Entry> memoryMap, ulong acpiRsdp = 0)
     {
         if (PvhElfImage.IsElf(kernel))
         {
-            var pvh = PvhLoader.Load(memory, kernel, cmdline, initramfs, memoryMap);
+            var pvh = PvhLoader.Load(memory, kernel, cmdline, initramfs, memoryMap, acpiRsdp);
             return new BootPlan("pvh", pvh.Entry, pvh.StartInfoAddress);
         }
-        var linux = LinuxBzImageLoader.Load(memory, kernel, cmdline, initramfs, E820Map.AsTuples(memoryMap), acpiRsdpAddress: 0);
+        var linux = LinuxBzImageLoader.Load(memory, kernel, cmdline, initramfs, E820Map.AsTuples(memoryMap), acpiRsdpAddress: acpiRsdp);
         return new BootPlan("bzimage", linux.Entry, 0);
     }
 }

@@ -35,10 +35,10 @@ public static class PvhLoader
 
     /// <summary>
     /// Loads <paramref name="image"/> (a PVH ELF). <paramref name="memoryMap"/> is the guest's map (see
-    /// <see cref="E820Map.Build"/>). Throws <see cref="PvhImageException"/> for a bad image or arguments that do not fit.
+    /// <see cref="E820Map.Build"/>); <paramref name="acpiRsdp"/> the RSDP of tables already in memory, or 0. Throws <see cref="PvhImageException"/> for a bad image or arguments that do not fit.
     /// </summary>
     public static PvhBootResult Load(IGuestMemory memory, ReadOnlySpan<byte> image, string cmdline,
-        ReadOnlySpan<byte> initramfs, IReadOnlyList<E820Entry> memoryMap)
+        ReadOnlySpan<byte> initramfs, IReadOnlyList<E820Entry> memoryMap, ulong acpiRsdp = 0)
     {
         ArgumentNullException.ThrowIfNull(memory);
         ArgumentNullException.ThrowIfNull(cmdline);
@@ -91,7 +91,7 @@ public static class PvhLoader
         BinaryPrimitives.WriteUInt32LittleEndian(si.AsSpan(12), initramfs.IsEmpty ? 0u : 1u);
         BinaryPrimitives.WriteUInt64LittleEndian(si.AsSpan(16), initramfs.IsEmpty ? 0 : ModlistAddress);
         BinaryPrimitives.WriteUInt64LittleEndian(si.AsSpan(24), BootLayout.CmdlineAddress);
-        BinaryPrimitives.WriteUInt64LittleEndian(si.AsSpan(32), 0);                     // rsdp: no ACPI tables from us
+        BinaryPrimitives.WriteUInt64LittleEndian(si.AsSpan(32), acpiRsdp);             // rsdp_paddr, 0 = none
         BinaryPrimitives.WriteUInt64LittleEndian(si.AsSpan(40), MemmapAddress);
         BinaryPrimitives.WriteUInt32LittleEndian(si.AsSpan(48), (uint)memoryMap.Count);
         memory.Write(StartInfoAddress, si);

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using PluginVmm.Core.Acpi;
 using PluginVmm.Core.Config;
 using PluginVmm.Core.Pci;
 using PluginVmm.Core.Plugins;
@@ -26,7 +27,8 @@ public sealed class KvmVmRunner : IVmRunner
         var devices = new List<IDisposable>();
         try
         {
-            var root = PciHost.Attach(vm, loggerFactory);
+            var pci = PciHost.Attach(vm, loggerFactory);
+            var root = pci.Root;
             var control = new VmControl(vm, loggerFactory.CreateLogger("guest"));
             foreach (var device in config.Devices)
             {
@@ -37,7 +39,13 @@ public sealed class KvmVmRunner : IVmRunner
                 if (pciDevice is IDisposable disposable) devices.Add(disposable);
                 root.AddDevice(device.Name, pciDevice, resources);
             }
-            vm.LoadKernel(config.KernelPath, config.InitramfsPath, config.Cmdline);
+            ulong rsdp = AcpiTables.Write(vm.Memory, new AcpiLayout
+            {
+                VcpuCount = vm.Vcpus.Count,
+                Mmio64Start = pci.Layout.Mmio64Area.Start,
+                Mmio64End = pci.Layout.Mmio64Area.EndInclusive,
+            });
+            vm.LoadKernel(config.KernelPath, config.InitramfsPath, config.Cmdline, rsdp);
             var exit = vm.Run(cancellationToken);
             logger.LogInformation("guest ended: {Exit}", exit);
             return exit.ExitCode;

@@ -45,6 +45,9 @@ public sealed class VirtualMachine : IDisposable
             Pio.Register(Serial8250.Com1Base, 8, _serial);
             Pio.Register(I8042.BasePort, 5, new I8042(() => RequestExit(new VmExit(VmExitReason.Reset, 0, "i8042 reset (0xFE)"))));
             Pio.Register(DebugExitPort.Port, 1, new DebugExitPort(v => RequestExit(VmExit.FromDebugExit(v))));
+            Pio.Register(AcpiPowerPorts.BasePort, AcpiPowerPorts.Length, new AcpiPowerPorts(
+                () => RequestExit(new VmExit(VmExitReason.PowerOff, 0, "ACPI S5 (power off)")),
+                () => RequestExit(new VmExit(VmExitReason.Reset, 0, "ACPI reset register"))));
             foreach (var (b, len, value) in IgnoredPorts.Defaults) Pio.Register(b, len, new IgnoredPorts(value));
 
             int vcpus = options.Vcpus;
@@ -105,12 +108,15 @@ public sealed class VirtualMachine : IDisposable
     /// <summary>How the boot vCPU will start (null until a kernel is loaded).</summary>
     public BootPlan? Boot => _boot;
 
-    /// <summary>Loads a kernel (PVH ELF or bzImage) and sets the boot vCPU's entry state.</summary>
-    public void LoadKernel(string kernelPath, string? initramfsPath, string cmdline)
+    /// <summary>
+    /// Loads a kernel (PVH ELF or bzImage) and sets the boot vCPU's entry state. <paramref name="acpiRsdp"/> is the
+    /// RSDP address of ACPI tables already in guest memory, or 0.
+    /// </summary>
+    public void LoadKernel(string kernelPath, string? initramfsPath, string cmdline, ulong acpiRsdp = 0)
     {
         var kernel = File.ReadAllBytes(kernelPath);
         var initramfs = initramfsPath is null ? [] : File.ReadAllBytes(initramfsPath);
-        _boot = KernelLoader.Load(Memory, kernel, cmdline, initramfs, MemoryMap);
+        _boot = KernelLoader.Load(Memory, kernel, cmdline, initramfs, MemoryMap, acpiRsdp);
         _logger.LogInformation("loaded {Kernel} ({Protocol}), entry 0x{Rip:x}", kernelPath, _boot.Protocol, _boot.Entry.Rip);
         ApplyBootState(_vcpus[0], _boot);
     }
