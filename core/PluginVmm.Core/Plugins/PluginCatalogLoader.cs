@@ -157,7 +157,12 @@ internal sealed partial class PluginCatalogLoader(ILoggerFactory loggerFactory)
             return $"OptionsType {optionsType.Name} has no public parameterless constructor";
         }
         var schema = OptionsSchema.For(optionsType);
-        return schema.Problems.Count == 0 ? null : string.Join("; ", schema.Problems);
+        var problems = schema.Problems.ToList();
+        if (schema.Find("kind") is { } clash)
+        {
+            problems.Add($"property {optionsType.Name}.{clash.Property.Name} maps to 'kind', which selects the plugin and cannot be an option");
+        }
+        return problems.Count == 0 ? null : string.Join("; ", problems);
     }
 
     /// <summary>A kind provided twice is ambiguous: neither provider is used, and the error names all of them.</summary>

@@ -87,6 +87,7 @@ public sealed class DropInPluginTests(SamplePluginBuilds builds) : IDisposable
         [
             "error: plugin Acme.Mixed: Acme.Mixed.ThrowingPlugin failed: widget firmware missing",
             "error: plugin Acme.Mixed: BadKindPlugin declares kind 'Not A Kind', which is not lower case letters, digits and '-'",
+            "error: plugin Acme.Mixed: kind 'acme-clash': property ClashOptions.Kind maps to 'kind', which selects the plugin and cannot be an option",
             "error: plugin Acme.Mixed: kind 'acme-unbindable': property UnbindableOptions.Map has type Dictionary<String, Int32>, which a TOML value cannot bind to",
         ], catalog.Problems.Select(p => p.ToString()).Order(StringComparer.Ordinal));
     }

@@ -139,6 +139,18 @@ public sealed class SamplePluginBuilds : IDisposable
             protected override IPciDevice Create(UnbindableOptions options, IDeviceContext context) => throw new NotSupportedException();
         }
 
+        public sealed class ClashOptions : DeviceOptions
+        {
+            public string Kind { get; set; } = "";
+        }
+
+        public sealed class ClashPlugin : DevicePlugin<ClashOptions>
+        {
+            public override string Kind => "acme-clash";
+            public override string Description => "";
+            protected override IPciDevice Create(ClashOptions options, IDeviceContext context) => throw new NotSupportedException();
+        }
+
         /// <summary>Abstract: never instantiated, not reported.</summary>
         public abstract class AbstractPlugin : DevicePlugin<NoOptions>
         {
