@@ -20,8 +20,8 @@ public sealed class VirtioBlockOptions : DeviceOptions
 /// <summary>Entry point of the virtio-block plugin.</summary>
 public sealed class VirtioBlockPlugin : DevicePlugin<VirtioBlockOptions>
 {
-    // virtio-blk config space: capacity, size_max, seg_max, geometry, blk_size, topology, ... (virtio 1.2 §5.2.4).
-    private const uint ConfigLength = 0x3C;
+    // Queues offered with VIRTIO_BLK_F_MQ; Linux uses min(this, CPUs).
+    private const int Queues = 4;
 
     /// <inheritdoc/>
     public override string Kind => "virtio-block";
@@ -37,5 +37,6 @@ public sealed class VirtioBlockPlugin : DevicePlugin<VirtioBlockOptions>
 
     /// <inheritdoc/>
     protected override IPciDevice Create(VirtioBlockOptions options, IDeviceContext context) =>
-        new VirtioPciFunction(context, VirtioPciLayout.TypeBlock, classCode: 0x01, subclass: 0x80, queues: 1, ConfigLength);
+        new VirtioPciTransport(new VirtioBlockDevice(options.Path, options.Readonly, Queues, context.Name, context.Logger),
+            context, classCode: 0x01, subclass: 0x80);
 }

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Microsoft.Extensions.Logging;
 using PluginVmm.Sdk.Pci;
 using PluginVmm.Sdk.Plugins;
 using PluginVmm.Sdk.Virtio;
@@ -18,9 +19,6 @@ public sealed class VirtioNetOptions : DeviceOptions
 /// <summary>Entry point of the virtio-net plugin.</summary>
 public sealed partial class VirtioNetPlugin : DevicePlugin<VirtioNetOptions>
 {
-    // virtio-net config space: mac, status, max_virtqueue_pairs, mtu (virtio 1.2 §5.1.4).
-    private const uint ConfigLength = 0x0C;
-
     /// <inheritdoc/>
     public override string Kind => "virtio-net";
 
@@ -36,8 +34,33 @@ public sealed partial class VirtioNetPlugin : DevicePlugin<VirtioNetOptions>
     }
 
     /// <inheritdoc/>
-    protected override IPciDevice Create(VirtioNetOptions options, IDeviceContext context) =>
-        new VirtioPciFunction(context, VirtioPciLayout.TypeNet, classCode: 0x02, subclass: 0x00, queues: 2, ConfigLength);
+    protected override IPciDevice Create(VirtioNetOptions options, IDeviceContext context)
+    {
+        TapBackend? tap = null;
+        try
+        {
+            tap = TapBackend.Open(options.Tap);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The function still appears (so the guest's PCI layout does not depend on host privileges), link down.
+            context.Logger.LogError("{Device}: TAP '{Tap}' unavailable, link stays down: {Error}", context.Name, options.Tap, e.Message);
+        }
+        var device = new VirtioNetDevice(tap, ParseMac(options.Mac), context.Logger);
+        return new VirtioPciTransport(device, context, classCode: 0x02, subclass: 0x00);
+    }
+
+    /// <summary>The configured MAC, or a random locally administered unicast one (52:54:00:xx:xx:xx).</summary>
+    internal static byte[] ParseMac(string mac)
+    {
+        if (mac.Length == 0)
+        {
+            var random = new byte[6] { 0x52, 0x54, 0x00, 0, 0, 0 };
+            Random.Shared.NextBytes(random.AsSpan(3));
+            return random;
+        }
+        return mac.Split(':').Select(part => Convert.ToByte(part, 16)).ToArray();
+    }
 
     [GeneratedRegex("^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")]
     private static partial Regex MacPattern();

@@ -39,5 +39,20 @@ public sealed unsafe class EventFd : IIoEvent
     }
 
     /// <inheritdoc/>
+    public bool Wait(CancellationToken cancellationToken)
+    {
+        // poll(2) in slices so cancellation is seen within one slice without a second wake-up descriptor.
+        const int SliceMs = 50;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            if (TryConsume(out _)) return true;
+            var pfd = new PollFd { Fd = Fd, Events = LibC.POLLIN };
+            // SAFETY: one pollfd on this stack frame; EINTR and timeouts just loop.
+            LibC.Poll(&pfd, 1, SliceMs);
+        }
+        return false;
+    }
+
+    /// <inheritdoc/>
     public void Dispose() => _fd.Dispose();
 }

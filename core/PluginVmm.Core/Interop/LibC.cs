@@ -51,6 +51,11 @@ internal static unsafe partial class LibC
     [LibraryImport(Lib, EntryPoint = "write", SetLastError = true)]
     public static partial nint Write(int fd, void* buf, nuint count);
 
+    public const short POLLIN = 0x001;
+
+    [LibraryImport(Lib, EntryPoint = "poll", SetLastError = true)]
+    public static partial int Poll(PollFd* fds, nuint nfds, int timeoutMs);
+
     [LibraryImport(Lib, EntryPoint = "pthread_self")]
     public static partial nuint PthreadSelf();
 
@@ -81,6 +86,15 @@ internal unsafe struct SigSet
         s.Bits[(signal - 1) / 64] |= 1UL << ((signal - 1) % 64);
         return s;
     }
+}
+
+/// <summary>struct pollfd.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct PollFd
+{
+    public int Fd;
+    public short Events;
+    public short Revents;
 }
 
 /// <summary>struct timespec.</summary>

@@ -1,0 +1,81 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using System.Text;
+using Microsoft.Win32.SafeHandles;
+using PluginVmm.Plugins.VirtioNet.Interop;
+
+namespace PluginVmm.Plugins.VirtioNet;
+
+/// <summary>
+/// A TAP interface opened through /dev/net/tun with IFF_TAP | IFF_NO_PI | IFF_VNET_HDR (TUNSETIFF creates the
+/// interface when it does not exist, which needs CAP_NET_ADMIN) and a 12-byte vnet header (TUNSETVNETHDRSZ), so
+/// packets pass between the guest's virtqueues and the TAP unchanged. Bringing the interface up, addressing or
+/// bridging it is the host administrator's business.
+/// </summary>
+public sealed class TapBackend : INetBackend
+{
+    /// <summary>virtio_net_hdr_v1 (with num_buffers), the header a VERSION_1 driver uses.</summary>
+    public const int VnetHeaderSize = 12;
+
+    private readonly SafeFileHandle _handle;
+    private readonly FileStream _stream;
+
+    private TapBackend(SafeFileHandle handle, string name)
+    {
+        _handle = handle;
+        _stream = new FileStream(handle, FileAccess.ReadWrite, bufferSize: 0);
+        Name = name;
+    }
+
+    /// <summary>The interface name the kernel reports.</summary>
+    public string Name { get; }
+
+    /// <summary>Opens (creating if needed) TAP interface <paramref name="name"/>. Throws <see cref="IOException"/> naming the failing step.</summary>
+    public static TapBackend Open(string name)
+    {
+        var handle = File.OpenHandle("/dev/net/tun", FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
+        try
+        {
+            var ifr = new byte[TapNative.IfReqSize];
+            int n = Encoding.ASCII.GetBytes(name, ifr.AsSpan(0, TapNative.IfNameSize - 1));
+            ifr[n] = 0;
+            BinaryPrimitives.WriteInt16LittleEndian(ifr.AsSpan(TapNative.IfNameSize), TapNative.IffTap | TapNative.IffNoPi | TapNative.IffVnetHdr);
+            Check(TapNative.Ioctl(handle, TapNative.TunSetIff, ifr), $"TUNSETIFF {name}");
+            string actual = Encoding.ASCII.GetString(ifr, 0, Math.Max(0, Array.IndexOf(ifr, (byte)0)));
+            var size = new byte[4];
+            BinaryPrimitives.WriteInt32LittleEndian(size, VnetHeaderSize);
+            Check(TapNative.Ioctl(handle, TapNative.TunSetVnetHdrSz, size), "TUNSETVNETHDRSZ");
+            Check(TapNative.Ioctl(handle, TapNative.TunSetOffload, 0), "TUNSETOFFLOAD");
+            return new TapBackend(handle, actual);
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
+
+    private static void Check(int result, string what)
+    {
+        if (result < 0) throw new IOException($"{what} failed: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+    }
+
+    /// <inheritdoc/>
+    public void SetOffload(uint tunFlags) => Check(TapNative.Ioctl(_handle, TapNative.TunSetOffload, tunFlags), "TUNSETOFFLOAD");
+
+    /// <inheritdoc/>
+    public void Write(ReadOnlySpan<byte> packet) => _stream.Write(packet);
+
+    /// <inheritdoc/>
+    public bool WaitReadable(int timeoutMs)
+    {
+        var pfd = new TapNative.PollFd { Fd = (int)_handle.DangerousGetHandle(), Events = TapNative.PollIn };
+        return TapNative.Poll(ref pfd, 1, timeoutMs) > 0 && (pfd.Revents & TapNative.PollIn) != 0;
+    }
+
+    /// <inheritdoc/>
+    public int Read(Span<byte> buffer) => _stream.Read(buffer);
+
+    /// <inheritdoc/>
+    public void Dispose() => _stream.Dispose();
+}
