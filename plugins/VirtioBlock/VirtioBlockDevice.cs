@@ -155,7 +155,8 @@ public sealed class VirtioBlockDevice : IVirtioDevice
                 ReadDisk(memory, chain, sector << SectorShift, dataIn);
                 return (StatusOk, (uint)dataIn);
             case TypeOut:
-                if (ReadOnly || !InDisk(sector, dataOut)) return (StatusIoErr, 0);
+                // Data to write must be device-readable; a device-writable data buffer means a malformed request.
+                if (ReadOnly || dataIn != 0 || !InDisk(sector, dataOut)) return (StatusIoErr, 0);
                 WriteDisk(memory, chain, sector << SectorShift, dataOut);
                 return (StatusOk, 0);
             case TypeFlush:
