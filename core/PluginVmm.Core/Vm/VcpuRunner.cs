@@ -20,8 +20,13 @@ internal sealed class VcpuRunner
     private readonly ManualResetEventSlim _bound = new();
     private volatile bool _stop;
 
-    public VcpuRunner(KvmVcpu vcpu, PioBus pio, MmioBus mmio, Action<VmExit> requestExit, ILogger logger)
+    private readonly Func<bool> _vmEnding;
+
+    /// <param name="vmEnding">True once any thread asked the VM to end (a device reporting a panic on this very
+    /// vCPU, say): the loop then stops before running more guest instructions.</param>
+    public VcpuRunner(KvmVcpu vcpu, PioBus pio, MmioBus mmio, Action<VmExit> requestExit, Func<bool> vmEnding, ILogger logger)
     {
+        _vmEnding = vmEnding;
         _vcpu = vcpu;
         _pio = pio;
         _mmio = mmio;
@@ -58,7 +63,7 @@ internal sealed class VcpuRunner
         }
         try
         {
-            while (!_stop)
+            while (!_stop && !_vmEnding())
             {
                 var reason = _vcpu.RunOnce();
                 if (reason is null) continue;  // interrupted: re-check _stop

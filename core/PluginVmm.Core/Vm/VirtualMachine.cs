@@ -167,7 +167,7 @@ public sealed class VirtualMachine : IDisposable
     public VmExit Run(CancellationToken cancellationToken = default)
     {
         if (Interlocked.Exchange(ref _ran, 1) != 0) throw new InvalidOperationException("a VM runs only once");
-        var runners = _vcpus.Select(v => new VcpuRunner(v, Pio, Mmio, RequestExit, _logger)).ToList();
+        var runners = _vcpus.Select(v => new VcpuRunner(v, Pio, Mmio, RequestExit, () => _exit.Task.IsCompleted, _logger)).ToList();
         using var reg = cancellationToken.Register(() => RequestExit(new VmExit(VmExitReason.Stopped, 0, "stopped by the host")));
         try
         {
