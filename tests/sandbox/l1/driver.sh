@@ -34,7 +34,7 @@ SCENARIOS=$(param scenarios boot)
 VMM_NAME=$(param vmm qemu)
 ADAPTER=/sandbox/vmm-$VMM_NAME.sh
 MACHINE=$(param machine q35)
-default_panic_rc=3; [ "$VMM_NAME" = qemu ] && default_panic_rc=1
+default_panic_rc=4; [ "$VMM_NAME" = qemu ] && default_panic_rc=1
 PANIC_RC=$(param panic_rc $default_panic_rc)
 L2_TIMEOUT=$(param l2_timeout 90)
 L2_MEMORY=$(param l2_memory 256)
