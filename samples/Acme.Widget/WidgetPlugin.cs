@@ -12,7 +12,6 @@ public sealed class WidgetOptions : DeviceOptions
 
 /// <summary>
 /// Entry point of the Acme widget. Internal on purpose: the host finds non-public plugin classes too.
-/// The PCI function itself is a placeholder until it is written.
 /// </summary>
 internal sealed class WidgetPlugin : DevicePlugin<WidgetOptions>
 {
@@ -29,6 +28,5 @@ internal sealed class WidgetPlugin : DevicePlugin<WidgetOptions>
     }
 
     /// <inheritdoc/>
-    protected override IPciDevice Create(WidgetOptions options, IDeviceContext context) =>
-        throw new NotImplementedException("the Acme widget's PCI function is not written yet");
+    protected override IPciDevice Create(WidgetOptions options, IDeviceContext context) => new WidgetDevice(options.Label);
 }

@@ -164,6 +164,26 @@ static void rollback(void)
         write_bar(iv->dev, 2, 1, home);
         check("ivshmem bar2 moved home above 4 GiB", bar_addr(iv->dev, 2, 1) == home);
     }
+    struct func *w = find(0x1234, 0xabcd); /* the third-party sample plugin: 32-bit, 64-bit and ROM BARs */
+    if (w) {
+        unsigned long long bar0 = bar_addr(w->dev, 0, 0), bar2 = bar_addr(w->dev, 2, 1);
+        unsigned rom = cfg_read(w->dev, 0x30) & 0xfffff800u;
+        cfg_write(w->dev, 0x30, rom | 1);                       /* enable the ROM */
+        check("widget id register", mmio_read32((u32)bar0) == 0x571d6e70u);
+        check("widget rom readable", mmio_read8(rom) == 'w');
+        cfg_write(w->dev, 0x30, 0xfee00000u | 1);               /* ROM onto the LAPIC */
+        puts("TRY widget rom onto LAPIC readback "); puthex32(cfg_read(w->dev, 0x30)); puts("\n");
+        check("widget rom onto LAPIC", cfg_read(w->dev, 0x30) == (rom | 1) && mmio_read8(rom) == 'w');
+        cfg_write(w->dev, 0x30, (u32)bar0 | 1);                 /* ROM onto BAR0 */
+        check("widget rom onto its own bar0", cfg_read(w->dev, 0x30) == (rom | 1) && mmio_read32((u32)bar0) == 0x571d6e70u);
+        write_bar(w->dev, 2, 1, bar0 & ~0xfffffull);            /* 64-bit BAR2 onto BAR0 */
+        check("widget bar2 onto bar0 refused, both keep their addresses",
+              bar_addr(w->dev, 2, 1) == bar2 && bar_addr(w->dev, 0, 0) == bar0 && mmio_read32((u32)bar0) == 0x571d6e70u);
+        write_bar(w->dev, 0, 0, rom & ~0xfffu);                 /* BAR0 onto the ROM */
+        check("widget bar0 onto rom refused", bar_addr(w->dev, 0, 0) == bar0 && mmio_read8(rom) == 'w');
+        cfg_write(w->dev, 0x30, 0xd8000000u | 1);               /* a legal ROM move */
+        check("widget rom moved", cfg_read(w->dev, 0x30) == (0xd8000000u | 1) && mmio_read8(0xd8000000u) == 'w');
+    }
     puts("ROLLBACK-END failures "); puthex(failures, 2); puts("\n");
 }
 
