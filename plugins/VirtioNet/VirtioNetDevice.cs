@@ -223,7 +223,14 @@ public sealed class VirtioNetDevice : IVirtioDevice
         if (_rxThread is { } t && t != Thread.CurrentThread) t.Join();
         _rxThread = null;
         _active = null;
-        _backend?.SetOffload(0);
+        try
+        {
+            _backend?.SetOffload(0);
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException)
+        {
+            // The backend is gone already; nothing to undo.
+        }
     }
 
     /// <inheritdoc/>

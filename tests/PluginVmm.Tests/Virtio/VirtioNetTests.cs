@@ -1,0 +1,284 @@
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging.Abstractions;
+using PluginVmm.Plugins.VirtioNet;
+using PluginVmm.Sdk.Memory;
+using PluginVmm.Sdk.Testing;
+using PluginVmm.Sdk.Virtio;
+using Xunit;
+
+namespace PluginVmm.Tests.Virtio;
+
+/// <summary>A backend that records what the guest sends and hands the guest queued packets.</summary>
+internal sealed class FakeNetBackend : INetBackend
+{
+    public readonly ConcurrentQueue<byte[]> Sent = new();
+    public readonly BlockingCollection<byte[]> ToGuest = new();
+    public uint Offload = 0xFFFF;
+    private byte[]? _next;
+
+    public void Write(ReadOnlySpan<byte> packet) => Sent.Enqueue(packet.ToArray());
+
+    public bool WaitReadable(int timeoutMs) => _next is not null || ToGuest.TryTake(out _next, timeoutMs);
+
+    public int Read(Span<byte> buffer)
+    {
+        if (_next is null && !ToGuest.TryTake(out _next)) return 0;
+        _next.CopyTo(buffer);
+        int n = _next.Length;
+        _next = null;
+        return n;
+    }
+
+    public void SetOffload(uint tunFlags) => Offload = tunFlags;
+
+    public void Dispose() => ToGuest.Dispose();
+}
+
+/// <summary>A fact that needs root and /dev/net/tun (it creates a TAP interface); skipped, saying why, otherwise.</summary>
+public sealed class TapFactAttribute : FactAttribute
+{
+    public TapFactAttribute()
+    {
+        if (!File.Exists("/dev/net/tun")) Skip = "no /dev/net/tun";
+        else if (Environment.UserName != "root") Skip = "creating a TAP interface needs root (CAP_NET_ADMIN)";
+        else if (!File.Exists("/usr/sbin/ip") && !File.Exists("/sbin/ip") && !File.Exists("/usr/bin/ip")) Skip = "no `ip` command to configure the TAP";
+    }
+}
+
+public sealed class VirtioNetTests : IDisposable
+{
+    private static readonly byte[] GuestMac = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
+    private const ulong RxBuffers = 0x40000, TxBuffer = 0x80000;
+    private const int RxBufferSize = 2048, RxCount = 16;
+
+    private readonly InMemoryGuestMemory _memory = new(0x100000);
+    private VirtioPciTransport? _transport;
+    private VirtioPciDriver _driver = null!;
+    private GuestVirtqueue _rx = null!, _tx = null!;
+    private readonly Dictionary<ushort, ulong> _rxHeads = [];
+
+    public void Dispose() => _transport?.Dispose();
+
+    private VirtioNetDevice Start(INetBackend? backend, ulong features = ulong.MaxValue)
+    {
+        var context = new TestDeviceContext(_memory) { Name = "vnet0" };
+        var device = new VirtioNetDevice(backend, GuestMac, NullLogger.Instance);
+        _transport = new VirtioPciTransport(device, context, 0x02, 0x00);
+        _driver = new VirtioPciDriver(_transport, _memory, context.FakeResources);
+        Assert.True(_driver.Negotiate(features));
+        _driver.EnableMsix();
+        _rx = _driver.SetupQueue(0, 16, 0x1000, 1).Queue;
+        _tx = _driver.SetupQueue(1, 16, 0x2000, 2).Queue;
+        _driver.DriverOk();
+        for (int i = 0; i < RxCount; i++) PostRx(RxBuffers + (ulong)(i * RxBufferSize));
+        _driver.Kick(0);
+        return device;
+    }
+
+    private void PostRx(ulong address)
+    {
+        ushort head = _rx.Submit(new GuestBuffer(address, RxBufferSize, true));
+        _rxHeads[head] = address;
+    }
+
+    private void Send(ReadOnlySpan<byte> packet)
+    {
+        _memory.Write(TxBuffer, packet);
+        // Header and frame in separate descriptors, as Linux does without ANY_LAYOUT tricks.
+        _tx.Submit(new GuestBuffer(TxBuffer, 12, false), new GuestBuffer(TxBuffer + 12, (uint)packet.Length - 12, false));
+        _driver.Kick(1);
+        _tx.WaitUsed(TimeSpan.FromSeconds(10));
+    }
+
+    // Takes received packets until one satisfies match; reposts every buffer taken.
+    private byte[] Receive(Func<byte[], bool> match)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (!_rx.TryGetUsed(out var head, out var length))
+            {
+                Thread.Sleep(2);
+                continue;
+            }
+            ulong address = _rxHeads[head];
+            var packet = _memory.Bytes[(int)address..(int)(address + length)];
+            PostRx(address);
+            _driver.Kick(0);
+            if (match(packet)) return packet;
+        }
+        throw new TimeoutException("no matching packet reached the guest");
+    }
+
+    [Fact]
+    public void Config_space_has_mac_link_status_and_one_queue_pair()
+    {
+        using var backend = new FakeNetBackend();
+        Start(backend);
+        Assert.Equal(GuestMac, _driver.ReadDeviceConfigBytes(0, 6));
+        Assert.Equal(1UL, _driver.ReadDeviceConfig(6, 2));     // VIRTIO_NET_S_LINK_UP
+        Assert.Equal(1UL, _driver.ReadDeviceConfig(8, 2));     // max_virtqueue_pairs
+        ulong f = _driver.DeviceFeatures();
+        foreach (int bit in new[] { 0, 1, 5, 7, 8, 11, 12, 16, 32 }) Assert.True((f >> bit & 1) != 0, $"feature bit {bit}");
+    }
+
+    [Fact]
+    public void Without_a_backend_the_link_is_down()
+    {
+        Start(null);
+        Assert.Equal(0UL, _driver.ReadDeviceConfig(6, 2));
+    }
+
+    [Fact]
+    public void Guest_receive_offloads_become_tun_offload_flags()
+    {
+        Assert.Equal(0u, VirtioNetDevice.TunOffloads(VirtioNetDevice.FeatureGuestTso4));   // TSO without CSUM is not allowed
+        Assert.Equal(0x01u, VirtioNetDevice.TunOffloads(VirtioNetDevice.FeatureGuestCsum));
+        Assert.Equal(0x0Fu, VirtioNetDevice.TunOffloads(VirtioNetDevice.FeatureGuestCsum | VirtioNetDevice.FeatureGuestTso4
+            | VirtioNetDevice.FeatureGuestTso6 | VirtioNetDevice.FeatureGuestEcn));
+        using var backend = new FakeNetBackend();
+        Start(backend, VirtioFeatures.Version1 | VirtioNetDevice.FeatureGuestCsum);
+        Assert.Equal(0x01u, backend.Offload);
+        _driver.Status = 0;
+        Assert.Equal(0u, backend.Offload);
+    }
+
+    [Fact]
+    public void Transmitted_chain_reaches_the_backend_unchanged_and_bad_chains_are_dropped()
+    {
+        using var backend = new FakeNetBackend();
+        var device = Start(backend);
+        var packet = new byte[12 + 60];
+        new Random(5).NextBytes(packet);
+        Send(packet);
+        Assert.True(backend.Sent.TryDequeue(out var sent));
+        Assert.Equal(packet, sent);
+        _tx.Submit(new GuestBuffer(TxBuffer, 8, false));                    // shorter than the header
+        _tx.Submit(new GuestBuffer(0x1_0000_0000, 100, false));            // outside RAM
+        _driver.Kick(1, forceMmio: true);
+        _tx.WaitUsed(TimeSpan.FromSeconds(10));
+        _tx.WaitUsed(TimeSpan.FromSeconds(10));
+        Assert.Equal(2, device.TxDropped);
+        Assert.Empty(backend.Sent);
+        Assert.Equal(0, _driver.Status & VirtioStatus.DeviceNeedsReset);
+    }
+
+    [Fact]
+    public void Received_packet_lands_in_a_guest_buffer_with_num_buffers_one_and_oversize_is_dropped()
+    {
+        using var backend = new FakeNetBackend();
+        var device = Start(backend);
+        var packet = new byte[12 + 100];
+        new Random(9).NextBytes(packet);
+        backend.ToGuest.Add(packet);
+        var got = Receive(_ => true);
+        Assert.Equal(112, got.Length);
+        Assert.Equal(1, BinaryPrimitives.ReadUInt16LittleEndian(got.AsSpan(10)));
+        Assert.Equal(packet[..10], got[..10]);
+        Assert.Equal(packet[12..], got[12..]);
+        backend.ToGuest.Add(new byte[RxBufferSize + 1]);
+        var dropped = Receive(_ => true);
+        Assert.Empty(dropped);
+        Assert.Equal(1, device.RxDropped);
+    }
+
+    [Fact]
+    public void Receive_waits_for_guest_buffers_when_the_ring_is_empty()
+    {
+        using var backend = new FakeNetBackend();
+        var context = new TestDeviceContext(_memory);
+        _transport = new VirtioPciTransport(new VirtioNetDevice(backend, GuestMac, NullLogger.Instance), context, 0x02, 0);
+        _driver = new VirtioPciDriver(_transport, _memory, context.FakeResources);
+        Assert.True(_driver.Negotiate(ulong.MaxValue));
+        _rx = _driver.SetupQueue(0, 16, 0x1000, 0).Queue;
+        _tx = _driver.SetupQueue(1, 16, 0x2000, 0).Queue;
+        _driver.DriverOk();
+        backend.ToGuest.Add(new byte[12 + 64]);
+        // No buffers yet: nothing can be delivered. Post one and kick.
+        Assert.False(_rx.TryGetUsed(out _, out _));
+        PostRx(RxBuffers);
+        _driver.Kick(0);
+        Assert.Equal(76, Receive(_ => true).Length);
+    }
+
+    // ---- a real TAP interface ----
+
+    private static void Ip(string args)
+    {
+        var psi = new ProcessStartInfo("ip", args) { RedirectStandardError = true, RedirectStandardOutput = true };
+        using var p = Process.Start(psi)!;
+        string err = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        if (p.ExitCode != 0) throw new InvalidOperationException($"ip {args}: {err}");
+    }
+
+    private static ushort IpChecksum(ReadOnlySpan<byte> header)
+    {
+        uint sum = 0;
+        for (int i = 0; i < header.Length; i += 2) sum += BinaryPrimitives.ReadUInt16BigEndian(header[i..]);
+        while (sum > 0xFFFF) sum = (sum & 0xFFFF) + (sum >> 16);
+        return (ushort)~sum;
+    }
+
+    private static byte[] UdpFrame(byte[] dstMac, byte[] srcMac, IPAddress src, IPAddress dst, ushort srcPort, ushort dstPort, byte[] payload)
+    {
+        var f = new byte[12 + 14 + 20 + 8 + payload.Length];
+        var eth = f.AsSpan(12);
+        dstMac.CopyTo(eth);
+        srcMac.CopyTo(eth[6..]);
+        BinaryPrimitives.WriteUInt16BigEndian(eth[12..], 0x0800);
+        var ip = eth[14..];
+        ip[0] = 0x45;
+        BinaryPrimitives.WriteUInt16BigEndian(ip[2..], (ushort)(20 + 8 + payload.Length));
+        ip[8] = 64;
+        ip[9] = 17;
+        src.GetAddressBytes().CopyTo(ip[12..]);
+        dst.GetAddressBytes().CopyTo(ip[16..]);
+        BinaryPrimitives.WriteUInt16BigEndian(ip[10..], IpChecksum(ip[..20]));
+        var udp = ip[20..];
+        BinaryPrimitives.WriteUInt16BigEndian(udp, srcPort);
+        BinaryPrimitives.WriteUInt16BigEndian(udp[2..], dstPort);
+        BinaryPrimitives.WriteUInt16BigEndian(udp[4..], (ushort)(8 + payload.Length));
+        payload.CopyTo(udp[8..]);   // checksum 0: none (IPv4)
+        return f;
+    }
+
+    [TapFact]
+    public void Frames_flow_between_the_virtqueues_and_a_real_tap_interface()
+    {
+        string name = $"pvmt{Environment.ProcessId % 100000}";
+        var host = IPAddress.Parse("10.213.7.1");
+        var guest = IPAddress.Parse("10.213.7.2");
+        var tap = TapBackend.Open(name);   // owned by the device from here on
+        Assert.Equal(name, tap.Name);
+        Start(tap);
+        Ip($"addr add {host}/24 dev {name}");
+        Ip($"link set {name} up");
+        Ip($"neigh replace {guest} lladdr 52:54:00:12:34:56 dev {name}");
+        var tapMac = Convert.FromHexString(File.ReadAllText($"/sys/class/net/{name}/address").Trim().Replace(":", ""));
+
+        // Guest -> host: a UDP datagram the host stack delivers to a socket.
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        listener.Bind(new IPEndPoint(host, 40001));
+        listener.ReceiveTimeout = 10_000;
+        Send(UdpFrame(tapMac, GuestMac, guest, host, 40002, 40001, "ping from guest"u8.ToArray()));
+        var buffer = new byte[256];
+        EndPoint from = new IPEndPoint(IPAddress.Any, 0);
+        int n = listener.ReceiveFrom(buffer, ref from);
+        Assert.Equal("ping from guest", System.Text.Encoding.ASCII.GetString(buffer, 0, n));
+        Assert.Equal(new IPEndPoint(guest, 40002), from);
+
+        // Host -> guest: a datagram to the guest's address comes out of the TAP into an RX buffer.
+        listener.SendTo("pong from host"u8, new IPEndPoint(guest, 40002));
+        var payload = "pong from host"u8.ToArray();
+        var got = Receive(p => p.AsSpan().IndexOf(payload) >= 0);
+        Assert.Equal(1, BinaryPrimitives.ReadUInt16LittleEndian(got.AsSpan(10)));
+        Assert.Equal(GuestMac, got[12..18]);                  // Ethernet destination
+        Assert.Equal(tapMac, got[18..24]);                    // from the TAP's MAC
+        Assert.Equal(0x0800, BinaryPrimitives.ReadUInt16BigEndian(got.AsSpan(24)));
+    }
+}
