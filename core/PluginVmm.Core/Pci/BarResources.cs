@@ -334,6 +334,9 @@ public sealed class BarResources : IBarResources
 
         public bool TryConsume(out ulong count) => EventFd.TryConsume(out count);
 
+        // Forward to the eventfd's blocking wait (poll), not the interface's polling fallback.
+        public bool Wait(CancellationToken cancellationToken) => EventFd.Wait(cancellationToken);
+
         public void Register(ulong barBase)
         {
             ulong address = barBase + Offset;
