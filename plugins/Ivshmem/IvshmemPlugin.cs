@@ -2,6 +2,8 @@ using System.ComponentModel.DataAnnotations;
 using PluginVmm.Sdk.Pci;
 using PluginVmm.Sdk.Plugins;
 
+[assembly: DeviceKind("ivshmem")]
+
 namespace PluginVmm.Plugins.Ivshmem;
 
 /// <summary>Options of a <c>kind = "ivshmem"</c> device.</summary>

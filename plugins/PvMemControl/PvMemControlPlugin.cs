@@ -1,6 +1,8 @@
 using PluginVmm.Sdk.Pci;
 using PluginVmm.Sdk.Plugins;
 
+[assembly: DeviceKind("pvmemcontrol")]
+
 namespace PluginVmm.Plugins.PvMemControl;
 
 /// <summary>Entry point of the pvmemcontrol plugin.</summary>

@@ -1,6 +1,8 @@
 using PluginVmm.Sdk.Pci;
 using PluginVmm.Sdk.Plugins;
 
+[assembly: DeviceKind("pvpanic")]
+
 namespace PluginVmm.Plugins.PvPanic;
 
 /// <summary>Entry point of the pvpanic plugin.</summary>

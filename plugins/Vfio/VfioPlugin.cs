@@ -3,6 +3,8 @@ using System.Text.RegularExpressions;
 using PluginVmm.Sdk.Pci;
 using PluginVmm.Sdk.Plugins;
 
+[assembly: DeviceKind("vfio")]
+
 namespace PluginVmm.Plugins.Vfio;
 
 /// <summary>Options of a <c>kind = "vfio"</c> device.</summary>

@@ -3,6 +3,8 @@ using PluginVmm.Sdk.Pci;
 using PluginVmm.Sdk.Plugins;
 using PluginVmm.Sdk.Virtio;
 
+[assembly: DeviceKind("virtio-block")]
+
 namespace PluginVmm.Plugins.VirtioBlock;
 
 /// <summary>Options of a <c>kind = "virtio-block"</c> device.</summary>

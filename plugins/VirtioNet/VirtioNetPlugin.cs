@@ -4,6 +4,8 @@ using PluginVmm.Sdk.Pci;
 using PluginVmm.Sdk.Plugins;
 using PluginVmm.Sdk.Virtio;
 
+[assembly: DeviceKind("virtio-net")]
+
 namespace PluginVmm.Plugins.VirtioNet;
 
 /// <summary>Options of a <c>kind = "virtio-net"</c> device.</summary>

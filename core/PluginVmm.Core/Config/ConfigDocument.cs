@@ -41,6 +41,11 @@ public sealed class ConfigDocument
 
     internal DiagnosticList DiagnosticList { get; }
 
+    /// <summary>The string <c>kind</c> values of the <c>[[device]]</c> tables: the plugins this config needs.</summary>
+    public IReadOnlyCollection<string> DeviceKinds =>
+        [.. DeviceSections.Select(d => d.Find("kind")?.Value).OfType<Tomlyn.Syntax.StringValueSyntax>()
+            .Select(v => v.Value).OfType<string>().Distinct(StringComparer.Ordinal)];
+
     internal int MemoryMib { get; set; } = VmSection.DefaultMemoryMib;
 
     internal int Vcpus { get; set; } = VmSection.DefaultVcpus;

@@ -24,6 +24,7 @@ public sealed class KvmVmRunner : IVmRunner
             GuestPanicExitCode = ExitCodes.GuestPanic,
         }, loggerFactory);
 
+        StartupTrace.Mark("VM created");
         var devices = new List<IDisposable>();
         try
         {
@@ -39,14 +40,18 @@ public sealed class KvmVmRunner : IVmRunner
                 if (pciDevice is IDisposable disposable) devices.Add(disposable);
                 root.AddDevice(device.Name, pciDevice, resources);
             }
+            StartupTrace.Mark("PCI and devices attached");
             ulong rsdp = AcpiTables.Write(vm.Memory, new AcpiLayout
             {
                 VcpuCount = vm.Vcpus.Count,
                 Mmio64Start = pci.Layout.Mmio64Area.Start,
                 Mmio64End = pci.Layout.Mmio64Area.EndInclusive,
             });
+            StartupTrace.Mark("ACPI tables written");
             vm.LoadKernel(config.KernelPath, config.InitramfsPath, config.Cmdline, rsdp);
+            StartupTrace.Mark("kernel loaded");
             var exit = vm.Run(cancellationToken);
+            StartupTrace.Mark("VM ended");
             logger.LogInformation("guest ended: {Exit}", exit);
             return exit.ExitCode;
         }

@@ -49,8 +49,14 @@ public sealed class PluginCatalog : IDisposable
     public PluginInfo? Find(string kind) => _byKind.GetValueOrDefault(kind);
 
     /// <summary>Loads <c>&lt;dir&gt;/&lt;Name&gt;/&lt;Name&gt;.dll</c> for every subfolder; see <see cref="PluginCatalogLoader"/>.</summary>
-    public static PluginCatalog Load(string directory, ILoggerFactory? loggerFactory = null) =>
-        new PluginCatalogLoader(loggerFactory ?? NullLoggerFactory.Instance).Load(directory);
+    /// <param name="directory">The plugins folder.</param>
+    /// <param name="loggerFactory">Logging for the loader and the plugins.</param>
+    /// <param name="usedKinds">
+    /// The kinds a config uses: plugins that declare other kinds only (<c>[assembly: DeviceKind]</c>) are checked
+    /// but not loaded, so they are missing from <see cref="Plugins"/>. Null loads every plugin.
+    /// </param>
+    public static PluginCatalog Load(string directory, ILoggerFactory? loggerFactory = null, IReadOnlyCollection<string>? usedKinds = null) =>
+        new PluginCatalogLoader(loggerFactory ?? NullLoggerFactory.Instance).Load(directory, usedKinds);
 
     /// <summary>A catalog of plugins that are already instances (tests, tools); no files are involved.</summary>
     public static PluginCatalog FromInstances(IEnumerable<IDevicePlugin> plugins, string directory = "")

@@ -14,6 +14,11 @@ namespace PluginVmm.Core.Plugins;
 /// the host, registers its <see cref="IDevicePlugin"/> classes (public or internal) through Scrutor, creates them
 /// from one service provider and checks what they declare. Nothing is dropped silently: every refusal is a
 /// <see cref="PluginProblem"/>.
+/// Given the kinds a config uses, it loads only the plugins that may provide them: a plugin whose assembly declares
+/// its kinds (<see cref="DeviceKindAttribute"/>, read from metadata) and none of the used ones is checked but not
+/// loaded. Loading plugins is most of the VMM's start-up otherwise. When a used kind is declared by no plugin, or a
+/// kind by two, every plugin is loaded, so the messages (unknown kind and the kinds available, duplicates) are
+/// those of a full load.
 /// </summary>
 internal sealed partial class PluginCatalogLoader(ILoggerFactory loggerFactory)
 {
@@ -26,9 +31,13 @@ internal sealed partial class PluginCatalogLoader(ILoggerFactory loggerFactory)
     [GeneratedRegex("^[a-z0-9]+(-[a-z0-9]+)*$")]
     private static partial Regex KindPattern();
 
-    private sealed record LoadedAssembly(string Name, string Path, Assembly Assembly, Version? SdkVersion);
+    private sealed record LoadedAssembly(string Name, string Path, Assembly Assembly, Version? SdkVersion, IReadOnlyList<string> DeclaredKinds);
 
-    public PluginCatalog Load(string directory)
+    private sealed record Candidate(string Name, string Path, SharedAssemblyCheck.Outcome Check);
+
+    /// <param name="directory">The plugins folder.</param>
+    /// <param name="usedKinds">The kinds the config uses, or null to load every plugin (<c>vmm plugins</c>).</param>
+    public PluginCatalog Load(string directory, IReadOnlyCollection<string>? usedKinds = null)
     {
         directory = Path.GetFullPath(directory);
         PluginCatalogLog.Scanning(_logger, directory);
@@ -36,8 +45,15 @@ internal sealed partial class PluginCatalogLoader(ILoggerFactory loggerFactory)
         services.AddSingleton(loggerFactory);
         services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
 
-        var assemblies = Directory.Exists(directory) ? LoadAssemblies(directory) : [];
+        var assemblies = Directory.Exists(directory) ? LoadAssemblies(directory, usedKinds) : [];
         if (!Directory.Exists(directory)) Warn($"plugins folder not found: {directory}");
+
+        if (assemblies.Count == 0)
+        {
+            // Nothing to compose (a config without devices): no container, which is a good part of a small VM's start-up.
+            foreach (var problem in _problems) PluginCatalogLog.Problem(_logger, problem);
+            return new PluginCatalog(directory, [], _problems, new LoggerOnlyServices(loggerFactory), null);
+        }
 
         var countBefore = services.Count;
         services.Scan(scan => scan.FromAssemblies(assemblies.Select(a => a.Assembly))
@@ -58,10 +74,20 @@ internal sealed partial class PluginCatalogLoader(ILoggerFactory loggerFactory)
             {
                 Warn($"plugin {assembly.Name} contains no IDevicePlugin implementation ({assembly.Path})", assembly.Path);
             }
+            var provided = new List<PluginInfo>();
+            var allDescribed = true;
             foreach (var type in types)
             {
-                if (Describe(provider, type, assembly) is { } info) candidates.Add(info);
+                if (Describe(provider, type, assembly) is { } info) provided.Add(info);
+                else allDescribed = false;
             }
+            // a plugin that already failed has its error; the declaration is checked against working plugins only
+            if (allDescribed && DeclarationMismatch(assembly, provided) is { } mismatch)
+            {
+                Error(mismatch, assembly.Path);
+                continue;
+            }
+            candidates.AddRange(provided);
         }
         var usable = RejectDuplicateKinds(candidates);
         foreach (var info in usable) PluginCatalogLog.Loaded(_logger, info.Kind, info.AssemblyName, info.Version, info.AssemblyPath);
@@ -69,11 +95,11 @@ internal sealed partial class PluginCatalogLoader(ILoggerFactory loggerFactory)
         return new PluginCatalog(directory, usable, _problems, provider, provider);
     }
 
-    private List<LoadedAssembly> LoadAssemblies(string directory)
+    private List<LoadedAssembly> LoadAssemblies(string directory, IReadOnlyCollection<string>? usedKinds)
     {
         var shared = SharedTypes.Select(t => t.Assembly.GetName()).ToList();
         var sdkName = typeof(IDevicePlugin).Assembly.GetName().Name!;
-        var loaded = new List<LoadedAssembly>();
+        var candidates = new List<Candidate>();
         foreach (var folder in Directory.EnumerateDirectories(directory).Order(StringComparer.Ordinal))
         {
             var name = Path.GetFileName(folder);
@@ -89,6 +115,18 @@ internal sealed partial class PluginCatalogLoader(ILoggerFactory loggerFactory)
                 Error(check.Refusal, path);
                 continue;
             }
+            candidates.Add(new Candidate(name, path, check));
+        }
+
+        var loadAll = usedKinds is null || !DeclarationsSuffice(candidates, usedKinds);
+        var loaded = new List<LoadedAssembly>();
+        foreach (var (name, path, check) in candidates)
+        {
+            if (!loadAll && check.DeclaredKinds.Count > 0 && !check.DeclaredKinds.Any(usedKinds!.Contains))
+            {
+                PluginCatalogLog.NotNeeded(_logger, name, string.Join(", ", check.DeclaredKinds), path);
+                continue;
+            }
             try
             {
                 var loader = PluginLoader.CreateFromAssemblyFile(path, SharedTypes, config =>
@@ -99,7 +137,7 @@ internal sealed partial class PluginCatalogLoader(ILoggerFactory loggerFactory)
                     config.LoadInMemory = false;
                 });
                 var assembly = loader.LoadDefaultAssembly();
-                loaded.Add(new LoadedAssembly(assembly.GetName().Name ?? name, path, assembly, check.SdkVersion));
+                loaded.Add(new LoadedAssembly(assembly.GetName().Name ?? name, path, assembly, check.SdkVersion, check.DeclaredKinds));
             }
             catch (Exception e) when (e is IOException or BadImageFormatException or ArgumentException or InvalidOperationException)
             {
@@ -107,6 +145,28 @@ internal sealed partial class PluginCatalogLoader(ILoggerFactory loggerFactory)
             }
         }
         return loaded;
+    }
+
+    /// <summary>
+    /// True when the declarations alone tell which plugins the used kinds need: each used kind is declared by a
+    /// plugin and no kind is declared twice. Otherwise everything is loaded (see the class comment).
+    /// </summary>
+    private static bool DeclarationsSuffice(List<Candidate> candidates, IReadOnlyCollection<string> usedKinds)
+    {
+        var declared = candidates.SelectMany(c => c.Check.DeclaredKinds.Distinct(StringComparer.Ordinal)).ToList();
+        return declared.Count == declared.Distinct(StringComparer.Ordinal).Count() &&
+               usedKinds.All(k => declared.Contains(k, StringComparer.Ordinal));
+    }
+
+    /// <summary>A plugin that declares kinds must provide exactly those: the declaration decides whether it is loaded.</summary>
+    private static string? DeclarationMismatch(LoadedAssembly assembly, List<PluginInfo> provided)
+    {
+        if (assembly.DeclaredKinds.Count == 0) return null;
+        var declared = assembly.DeclaredKinds.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        var actual = provided.Select(p => p.Kind).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        if (declared.SequenceEqual(actual, StringComparer.Ordinal)) return null;
+        return $"plugin {assembly.Name} declares kind(s) {string.Join(", ", declared)} with [assembly: DeviceKind] " +
+               $"but provides {(actual.Count == 0 ? "none" : string.Join(", ", actual))}; fix the declaration";
     }
 
     /// <summary>Creates the plugin and checks what it declares; null (and a problem) when it is unusable.</summary>
@@ -192,4 +252,10 @@ internal sealed partial class PluginCatalogLoader(ILoggerFactory loggerFactory)
     private void Warn(string message, string? path = null) => _problems.Add(new PluginProblem(PluginProblemSeverity.Warning, message, path));
 
     private void Error(string message, string? path = null) => _problems.Add(new PluginProblem(PluginProblemSeverity.Error, message, path));
+
+    /// <summary>The catalog's services when no plugin was loaded: the logger factory, as the full container has it.</summary>
+    private sealed class LoggerOnlyServices(ILoggerFactory loggerFactory) : IServiceProvider
+    {
+        public object? GetService(Type serviceType) => serviceType == typeof(ILoggerFactory) ? loggerFactory : null;
+    }
 }

@@ -31,10 +31,12 @@ public sealed class VirtualMachine : IDisposable
         Pio = new PioBus(loggerFactory.CreateLogger("pio"));
         Mmio = new MmioBus(loggerFactory.CreateLogger("mmio"));
         Kvm = KvmSystem.Open(options.KvmPath);
+        Hosting.StartupTrace.Mark("/dev/kvm open");
         try
         {
             KvmVm = KvmVm.Create(Kvm, loggerFactory.CreateLogger("kvm"));
             KvmVm.SetupPlatform();
+            Hosting.StartupTrace.Mark("KVM VM and platform (irqchip, PIT) created");
             Memory = GuestMemory.Create(options.MemoryBytes);
             KvmVm.AddGuestMemory(Memory);
             MemoryMap = E820Map.Build(Memory.Regions);
@@ -50,6 +52,7 @@ public sealed class VirtualMachine : IDisposable
                 () => RequestExit(new VmExit(VmExitReason.Reset, 0, "ACPI reset register"))));
             foreach (var (b, len, value) in IgnoredPorts.Defaults) Pio.Register(b, len, new IgnoredPorts(value));
 
+            Hosting.StartupTrace.Mark("guest RAM and platform devices");
             int vcpus = options.Vcpus;
             if (vcpus < 1) throw new ArgumentOutOfRangeException(nameof(options), "at least one vCPU is needed");
             if (vcpus > 1 && !KvmVm.HasIrqchip)
@@ -65,6 +68,7 @@ public sealed class VirtualMachine : IDisposable
                 vcpu.SetCpuid(cpuid, vcpus);
             }
 
+            Hosting.StartupTrace.Mark("vCPUs created");
             if (options.KernelPath is { } kernel) LoadKernel(kernel, options.InitramfsPath, options.Cmdline);
         }
         catch
@@ -177,7 +181,9 @@ public sealed class VirtualMachine : IDisposable
         {
             RequestExit(VmExit.Fatal($"starting vCPU threads: {e.Message}"));
         }
+        Hosting.StartupTrace.Mark("vCPU threads started");
         var exit = _exit.Task.GetAwaiter().GetResult();
+        Hosting.StartupTrace.Mark("exit requested");
         foreach (var r in runners) r.Stop();
         foreach (var r in runners)
         {
@@ -185,6 +191,7 @@ public sealed class VirtualMachine : IDisposable
             for (int i = 0; i < 50 && !r.Join(TimeSpan.FromMilliseconds(100)); i++) r.Stop();
         }
         _serial?.Flush();
+        Hosting.StartupTrace.Mark("vCPU threads joined");
         return exit;
     }
 

@@ -27,7 +27,7 @@ internal sealed record CliEnvironment
         Out = Console.Out,
         Error = Console.Error,
         Runner = runner,
-        CreateLoggerFactory = ConsoleLogging.Create,
+        CreateLoggerFactory = StderrLogging.Create,
         HostDirectory = AppContext.BaseDirectory,
     };
 }

@@ -38,6 +38,7 @@ internal sealed class RunCommand
 
     private int Run(ParseResult result, CancellationToken cancellationToken)
     {
+        StartupTrace.Mark("command line parsed");
         var argument = result.GetValue(_file);
         var option = result.GetValue(_config);
         if (argument is not null && option is not null && argument != option)
@@ -54,6 +55,7 @@ internal sealed class RunCommand
 
         using var loggerFactory = _env.CreateLoggerFactory(result.GetValue(_logLevel));
         var logger = loggerFactory.CreateLogger("vmm");
+        StartupTrace.Mark("logging ready");
         var document = ConfigLoader.Read(path, new ConfigOverrides
         {
             Kernel = result.GetValue(_kernel),
@@ -62,6 +64,7 @@ internal sealed class RunCommand
             Vcpus = result.GetValue(_vcpus),
             PluginsDir = result.GetValue(_pluginsDir),
         });
+        StartupTrace.Mark("config read");
         if (document.IsUnreadable)
         {
             CliOutput.Diagnostics(_env.Error, document.Diagnostics);
@@ -70,10 +73,12 @@ internal sealed class RunCommand
 
         using var catalog = document.PluginsDirInvalid
             ? PluginCatalog.FromInstances([], document.PluginsDir)
-            : PluginCatalog.Load(document.PluginsDir, loggerFactory);
+            : PluginCatalog.Load(document.PluginsDir, loggerFactory, document.DeviceKinds);
+        StartupTrace.Mark("plugins loaded");
         CliLog.PluginsLoaded(logger, catalog.Plugins.Count, catalog.Directory);
         CliOutput.Problems(_env.Error, catalog.Problems);
         var loaded = ConfigLoader.Load(document, catalog.Kinds);
+        StartupTrace.Mark("devices bound");
         CliOutput.Diagnostics(_env.Error, loaded.Diagnostics);
         if (catalog.HasErrors)
         {

@@ -103,6 +103,66 @@ public sealed class PluginCatalogTests : IDisposable
             Lines(catalog));
     }
 
+    [CheckoutFact]
+    public void UsedKinds_LoadOnlyThePluginsDeclaringThem()
+    {
+        using var one = PluginCatalog.Load(RepoLayout.HostPlugins, usedKinds: ["pvpanic"]);
+        Assert.Empty(Lines(one));
+        Assert.Equal(["pvpanic"], one.Plugins.Select(p => p.Kind));
+
+        using var none = PluginCatalog.Load(RepoLayout.HostPlugins, usedKinds: []);
+        Assert.Empty(Lines(none));
+        Assert.Empty(none.Plugins);
+        Assert.Empty(none.Kinds);
+    }
+
+    [CheckoutFact]
+    public void UsedKindThatNoPluginDeclares_LoadsEveryPlugin_SoTheUnknownKindMessageListsThemAll()
+    {
+        using var all = PluginCatalog.Load(RepoLayout.HostPlugins);
+        using var catalog = PluginCatalog.Load(RepoLayout.HostPlugins, usedKinds: ["no-such-kind"]);
+        Assert.Equal(all.Plugins.Select(p => p.Kind), catalog.Plugins.Select(p => p.Kind));
+        Assert.Contains("virtio-block", catalog.Kinds.Keys);
+    }
+
+    [CheckoutFact]
+    public void KindDeclaredTwice_IsStillAnError_WhenTheConfigDoesNotUseIt()
+    {
+        var original = Path.Combine(RepoLayout.HostPlugins, "PvPanic", "PvPanic.dll");
+        var first = _dir.Combine("PvPanic", "PvPanic.dll");
+        var second = _dir.Combine("ZPanic", "ZPanic.dll");
+        Directory.CreateDirectory(Path.GetDirectoryName(first)!);
+        Directory.CreateDirectory(Path.GetDirectoryName(second)!);
+        File.Copy(original, first);
+        File.Copy(original, second);
+
+        using var catalog = PluginCatalog.Load(_dir.Path, usedKinds: []);
+        Assert.True(catalog.HasErrors);
+        Assert.Contains("device kind 'pvpanic' is provided by both", Assert.Single(catalog.Problems).Message);
+    }
+
+    [CheckoutFact]
+    public void DeclaredKinds_AreReadFromMetadata_WithoutLoading()
+    {
+        var pvpanic = Path.Combine(RepoLayout.HostPlugins, "PvPanic", "PvPanic.dll");
+        var shared = new[] { typeof(global::PluginVmm.Sdk.Plugins.IDevicePlugin).Assembly.GetName() };
+        var check = SharedAssemblyCheck.Check("PvPanic", pvpanic, shared, "PluginVmm.Sdk");
+        Assert.Null(check.Refusal);
+        Assert.Equal(["pvpanic"], check.DeclaredKinds);
+
+        var tomlyn = typeof(Tomlyn.TomlSerializer).Assembly.Location;
+        Assert.Empty(SharedAssemblyCheck.Check("Tomlyn", tomlyn, shared, "PluginVmm.Sdk").DeclaredKinds);
+    }
+
+    [Fact]
+    public void ConfigDocument_ListsTheKindsItsDevicesUse_Once()
+    {
+        var document = global::PluginVmm.Core.Config.ConfigLoader.Parse(
+            "[vm]\n[[device]]\nkind = \"pvpanic\"\n[[device]]\nkind = \"virtio-block\"\n[[device]]\nkind = \"pvpanic\"\n[[device]]\nkind = 3\n",
+            "t.toml", _dir.Path);
+        Assert.Equal(["pvpanic", "virtio-block"], document.DeviceKinds.Order(StringComparer.Ordinal));
+    }
+
     [Fact]
     public void FromInstances_BuildsACatalogWithoutFiles()
     {
