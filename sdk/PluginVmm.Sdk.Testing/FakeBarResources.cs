@@ -4,7 +4,9 @@ namespace PluginVmm.Sdk.Testing;
 
 /// <summary>
 /// <see cref="IBarResources"/> without KVM: ioeventfds are <see cref="ManualIoEvent"/>s that a test signals the way
-/// KVM would on a guest write (<see cref="SignalWrite"/>); memory mapping is not supported.
+/// KVM would on a guest write (<see cref="SignalWrite"/>); <see cref="MapFile"/> hands out zeroed in-memory host
+/// memory (the file is not touched) and <see cref="MapIntoBar"/> records the mapping in <see cref="Mappings"/>.
+/// File descriptors (<see cref="MapFd"/>) are not supported.
 /// </summary>
 public sealed class FakeBarResources : IBarResources
 {
@@ -16,14 +18,31 @@ public sealed class FakeBarResources : IBarResources
     /// <summary>Registered ioeventfds.</summary>
     public List<ManualIoEvent> IoEvents { get; } = [];
 
-    /// <inheritdoc/>
-    public IHostMemory MapFile(string path, ulong size, bool readOnly = false) => throw new NotSupportedException("FakeBarResources maps no memory");
+    /// <summary>Memory attached to BARs through <see cref="MapIntoBar"/> and not yet disposed.</summary>
+    public List<BarMapping> Mappings { get; } = [];
 
     /// <inheritdoc/>
-    public IHostMemory MapFd(int fd, long offset, ulong size, bool readOnly = false) => throw new NotSupportedException("FakeBarResources maps no memory");
+    public IHostMemory MapFile(string path, ulong size, bool readOnly = false)
+    {
+        if (size > int.MaxValue) throw new NotSupportedException($"FakeBarResources maps at most 2 GiB in memory, not 0x{size:x} bytes");
+        return new ArrayHostMemory((int)size);
+    }
 
     /// <inheritdoc/>
-    public IDisposable MapIntoBar(int barIndex, ulong offset, IHostMemory memory, bool readOnly = false) => throw new NotSupportedException("FakeBarResources maps no memory");
+    public IHostMemory MapFd(int fd, long offset, ulong size, bool readOnly = false) => throw new NotSupportedException("FakeBarResources maps no file descriptors");
+
+    /// <inheritdoc/>
+    public IDisposable MapIntoBar(int barIndex, ulong offset, IHostMemory memory, bool readOnly = false)
+    {
+        var mapping = new BarMapping(this, barIndex, offset, memory, readOnly);
+        lock (Mappings) Mappings.Add(mapping);
+        return mapping;
+    }
+
+    internal void Remove(BarMapping mapping)
+    {
+        lock (Mappings) Mappings.Remove(mapping);
+    }
 
     /// <inheritdoc/>
     public IIoEvent AddIoEvent(int barIndex, ulong offset, int length, ulong? dataMatch = null)
@@ -103,4 +122,58 @@ public sealed class ManualIoEvent(int fd, int barIndex, ulong offset, int length
 
     /// <inheritdoc/>
     public void Dispose() => Disposed = true;
+}
+
+/// <summary>Host memory backed by a byte array (what <see cref="FakeBarResources.MapFile"/> returns).</summary>
+public sealed class ArrayHostMemory(int size) : IHostMemory
+{
+    /// <summary>The bytes.</summary>
+    public byte[] Bytes { get; } = new byte[size];
+
+    /// <summary>True after Dispose.</summary>
+    public bool Disposed { get; private set; }
+
+    /// <inheritdoc/>
+    public ulong Size => (ulong)Bytes.Length;
+
+    /// <inheritdoc/>
+    public Span<byte> GetSpan(ulong offset, int length)
+    {
+        if (length < 0 || offset > Size || (ulong)length > Size - offset)
+            throw new ArgumentOutOfRangeException(nameof(offset), $"[0x{offset:x}, +0x{length:x}) is outside 0x{Size:x} bytes");
+        return Bytes.AsSpan((int)offset, length);
+    }
+
+    /// <inheritdoc/>
+    public void Dispose() => Disposed = true;
+}
+
+/// <summary>A recorded <see cref="FakeBarResources.MapIntoBar"/>; disposing removes it.</summary>
+public sealed class BarMapping : IDisposable
+{
+    private readonly FakeBarResources _owner;
+
+    internal BarMapping(FakeBarResources owner, int barIndex, ulong offset, IHostMemory memory, bool readOnly)
+    {
+        _owner = owner;
+        BarIndex = barIndex;
+        Offset = offset;
+        Memory = memory;
+        ReadOnly = readOnly;
+    }
+
+    /// <summary>The BAR the memory appears in.</summary>
+    public int BarIndex { get; }
+
+    /// <summary>Offset inside the BAR.</summary>
+    public ulong Offset { get; }
+
+    /// <summary>The memory mapped.</summary>
+    public IHostMemory Memory { get; }
+
+    /// <summary>Mapped read-only.</summary>
+    public bool ReadOnly { get; }
+
+    /// <inheritdoc/>
+    public void Dispose() => _owner.Remove(this);
 }

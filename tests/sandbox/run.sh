@@ -22,6 +22,15 @@
 #   --l1-memory MIB / --l1-cpus N   L1 size (default 4096 / 2)
 #   --log FILE              full log (default $CACHE/logs/run-DATE.log)
 #   --verbose               also print the L1/L2 consoles (they are always in the log)
+#   benchmark mode (the `boot` scenario under several L2 VMMs in one L1):
+#   --bench                 runs boot with each of --bench-configs, round robin,
+#                           --reps rounds; RESULT bench_* lines, which
+#                           benchmarks/sandbox_table.py turns into a table
+#   --bench-configs LIST    ADAPTER:MACHINE,... (default pluginvmm:default,
+#                           qemu:microvm-nortc,qemu:microvm,qemu:q35; qemu's
+#                           "microvm" is microvm,rtc=on)
+#   --reps N                rounds (default 3)
+#   --l2-dmesg              the L2 guest prints its dmesg (DMESG lines in the log)
 #   custom guest (scenario "custom"):
 #   --guest-kernel F --guest-initrd F [--guest-cmdline S] [--guest-vcpus N]
 #   [--guest-memory MIB] [--guest-timeout S]
@@ -34,11 +43,14 @@ set +e    # from here on failures are results, not reasons to stop
 
 usage() { sed -n '2,/^$/s/^# \{0,1\}//p' "$0" >&2; exit 2; }
 VMM=qemu SCENARIOS="" MACHINE=q35 VMM_DIR="" PANIC_RC="" L2_TIMEOUT=90 L2_MEMORY=256
-IDLE=45 L1_RETRIES=1 BUDGET=780 L1_MEMORY=4096 L1_CPUS=2 LOG="" VERBOSE=no
+IDLE=45 L1_RETRIES=1 BUDGET="" L1_MEMORY=4096 L1_CPUS=2 LOG="" VERBOSE=no
+BENCH=no BENCH_CONFIGS=pluginvmm:default,qemu:microvm-nortc,qemu:microvm,qemu:q35 REPS=3 L2_DMESG=no
 G_KERNEL="" G_INITRD="" G_CMDLINE="console=ttyS0 reboot=t panic=-1" G_VCPUS=1 G_MEMORY=256 G_TIMEOUT=60
 while [ $# -gt 0 ]; do
     case "$1" in
     --verbose) VERBOSE=yes; shift; continue ;;
+    --bench) BENCH=yes; shift; continue ;;
+    --l2-dmesg) L2_DMESG=yes; shift; continue ;;
     -h|--help) usage ;;
     esac
     [ $# -ge 2 ] || { echo "run.sh: $1 needs a value" >&2; usage; }
@@ -56,6 +68,8 @@ while [ $# -gt 0 ]; do
     --l1-memory) L1_MEMORY=$2 ;;
     --l1-cpus) L1_CPUS=$2 ;;
     --log) LOG=$2 ;;
+    --bench-configs) BENCH_CONFIGS=$2 ;;
+    --reps) REPS=$2 ;;
     --guest-kernel) G_KERNEL=$2 ;;
     --guest-initrd) G_INITRD=$2 ;;
     --guest-cmdline) G_CMDLINE=$2 ;;
@@ -68,10 +82,23 @@ while [ $# -gt 0 ]; do
 done
 case "$VMM" in qemu|pluginvmm) ;; *) echo "run.sh: --vmm must be qemu or pluginvmm" >&2; exit 2 ;; esac
 case "$MACHINE" in q35|microvm) ;; *) echo "run.sh: --machine must be q35 or microvm" >&2; exit 2 ;; esac
+if [ $BENCH = yes ]; then
+    # one "scenario" holding every benchmark run; the VMM image must hold PluginVmm
+    # if a config uses it (QEMU is always in L1)
+    for c in ${BENCH_CONFIGS//,/ }; do
+        case "$c" in pluginvmm:*) VMM=pluginvmm ;; qemu:q35|qemu:microvm|qemu:microvm-nortc) ;;
+        *) echo "run.sh: bad --bench-configs entry $c" >&2; exit 2 ;; esac
+    done
+    n_bench=$(tr ',' '\n' <<< "$BENCH_CONFIGS" | wc -l)
+fi
+# the default budget fits the scenarios (780 s), or every benchmark run at its watchdog
+[ -z "$BUDGET" ] && BUDGET=780
+[ $BENCH = yes ] && [ "$BUDGET" = 780 ] && BUDGET=$((180 + REPS * n_bench * (L2_TIMEOUT + 10)))
 for n in "$L2_TIMEOUT" "$L2_MEMORY" "$IDLE" "$L1_RETRIES" "$BUDGET" "$L1_MEMORY" "$L1_CPUS" \
-         "$G_VCPUS" "$G_MEMORY" "$G_TIMEOUT" ${PANIC_RC:+"$PANIC_RC"}; do
+         "$G_VCPUS" "$G_MEMORY" "$G_TIMEOUT" "$REPS" ${PANIC_RC:+"$PANIC_RC"}; do
     case "$n" in ''|*[!0-9]*) echo "run.sh: '$n' is not a number" >&2; exit 2 ;; esac
 done
+[ $BENCH = yes ] && SCENARIOS=boot   # replaced by "bench" below
 if [ -z "$SCENARIOS" ]; then
     SCENARIOS=boot,smp,pci,panic
     [ -n "$G_KERNEL" ] && SCENARIOS=custom
@@ -79,6 +106,7 @@ fi
 for s in ${SCENARIOS//,/ }; do
     case "$s" in boot|smp|pci|panic|custom) ;; *) echo "run.sh: unknown scenario $s" >&2; exit 2 ;; esac
 done
+[ $BENCH = yes ] && SCENARIOS=bench
 if [[ ",$SCENARIOS," == *,custom,* ]]; then
     [ -f "$G_KERNEL" ] && [ -f "$G_INITRD" ] ||
         { echo "run.sh: scenario custom needs --guest-kernel and --guest-initrd files" >&2; exit 2; }
@@ -114,7 +142,10 @@ if [ "$VMM" = pluginvmm ]; then
         src=$CACHE/vmm-src
         rm -rf "$VMM_DIR" "$src"; mkdir -p "$src"
         tar -C "$repo" --exclude=./.git --exclude=bin --exclude=obj --exclude=TestResults -cf - . | tar -C "$src" -xf -
-        dotnet publish "$src/core/PluginVmm/PluginVmm.csproj" -c Release -o "$VMM_DIR" \
+        # as ./vmm publishes it: ReadyToRun, framework-dependent. Under L1's emulated CPU every method the JIT
+        # compiles costs ~100x more than on the host, so precompiled code matters most here.
+        dotnet publish "$src/core/PluginVmm/PluginVmm.csproj" -c Release -r linux-x64 --self-contained false \
+            -p:PublishReadyToRun=true -o "$VMM_DIR" \
             --nologo -v quiet >> "$LOG" 2>&1 || { note "dotnet publish failed (see $LOG)"; exit 1; }
         touch "$VMM_DIR/.published"
     fi
@@ -159,6 +190,8 @@ boot_l1() {
     append="console=ttyS0 quiet panic=-1 nokaslr sandbox.scenarios=$scenarios sandbox.vmm=$VMM"
     append+=" sandbox.machine=$MACHINE sandbox.l2_timeout=$L2_TIMEOUT sandbox.l2_memory=$L2_MEMORY"
     [ -n "$PANIC_RC" ] && append+=" sandbox.panic_rc=$PANIC_RC"
+    [ $BENCH = yes ] && append+=" sandbox.bench=$BENCH_CONFIGS sandbox.reps=$REPS"
+    [ $L2_DMESG = yes ] && append+=" sandbox.l2_dmesg=1"
     local cmd=(qemu-system-x86_64 -accel tcg -M q35 -cpu EPYC,+svm -m "$L1_MEMORY" -smp "$L1_CPUS"
                -nodefaults -no-user-config -display none -no-reboot -serial stdio
                -kernel "$KERNEL" -initrd "$IMAGE" -append "$append")
@@ -242,6 +275,7 @@ while [ -n "$remaining" ]; do
     n=$(tr ',' '\n' <<< "$remaining" | wc -l)
     # a healthy scenario takes < 15 s; a hung one 2 watchdog periods + kills
     limit=$((90 + n * (2 * L2_TIMEOUT + 30)))
+    [ $BENCH = yes ] && limit=$((90 + REPS * n_bench * (L2_TIMEOUT + 10)))
     [[ ",$remaining," == *,custom,* ]] && limit=$((limit + 2 * G_TIMEOUT))
     elapsed=$(( (${EPOCHREALTIME/./} - T_START) / 1000000 ))
     left=$((BUDGET - elapsed))

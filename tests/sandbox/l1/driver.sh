@@ -9,6 +9,12 @@
 #                             (default: 1 for qemu, 3 otherwise)
 #   sandbox.l2_timeout=S      watchdog per L2 run (default 90)
 #   sandbox.l2_memory=MIB     L2 RAM (default 256)
+#   sandbox.bench=A:M,A:M...  benchmark mode: instead of the scenarios, run
+#                             `boot` with each ADAPTER:MACHINE in turn (e.g.
+#                             pluginvmm:default,qemu:microvm), round robin
+#   sandbox.reps=N            rounds in benchmark mode (default 3)
+#   sandbox.l2_dmesg=1        the L2 guest prints its dmesg before leaving (in
+#                             benchmark mode: in the first round only)
 #
 # For every scenario it launches the adapter with the scenario's vCPUs and
 # devices, echoes the L2 console ("L2| [label +seconds] line"), and prints
@@ -16,6 +22,8 @@
 #   RESULT <s>_exit_s=       VMM launch -> VMM process exit
 #   RESULT <s>_rc=           VMM exit status
 #   RESULT <s>_vmm_peak_rss_kB=   VmHWM of the VMM, sampled every 0.5 s
+#   RESULT <s>_vmm_nonguest_rss_kB=   peak of the VMM's RSS outside the guest
+#                            RAM mapping (smaps: mappings of guest size..+8 MiB)
 #   RESULT <s>_<key>=...     each "RESULT key=value" the guest printed
 #   RESULT <s>_retried=yes   the first run hit the watchdog and was repeated
 #   RESULT <s>_status=pass | fail:<reason>
@@ -41,6 +49,11 @@ L2_MEMORY=$(param l2_memory 256)
 L2_KERNEL=/sandbox/l2/vmlinuz
 L2_INITRD=/sandbox/l2/initramfs.cpio
 L2_CMDLINE="console=ttyS0 reboot=t panic=-1 nokaslr quiet"
+BENCH=$(param bench "")
+REPS=$(param reps 3)
+DMESG=$(param l2_dmesg 0)
+EXTRA_CMDLINE=""   # added to the L2 command line (sandbox.dmesg=1)
+[ "$DMESG" = 1 ] && EXTRA_CMDLINE=" sandbox.dmesg=1"
 
 result() { echo "RESULT $*"; }
 now_us() { REPLY=${EPOCHREALTIME/./}; }
@@ -65,7 +78,7 @@ run_vmm() {
     local label=$1 timeout=$2; shift 2
     local fifo=/tmp/vmm.fifo console=/tmp/console.$label flag=/tmp/watchdog.$label
     local t0 now line vpid guard
-    rm -f "$fifo" "$console" "$flag" "/tmp/rss.$label"
+    rm -f "$fifo" "$console" "$flag" "/tmp/rss.$label" "/tmp/nonguest.$label"
     mkfifo "$fifo"
     RUN_MARK_US=""
     now_us; t0=$REPLY
@@ -74,11 +87,16 @@ run_vmm() {
     # guard: samples VmHWM, prints a heartbeat, enforces the timeout (by the
     # clock: under TCG a "sleep 0.5" loop turn takes noticeably longer)
     (
-        beat=$((t0 + 10000000)) deadline=$((t0 + timeout * 1000000))
+        beat=$((t0 + 10000000)) deadline=$((t0 + timeout * 1000000)) nonguest=0
         while [ -e /proc/$vpid/status ]; do
             while read -r k v _; do
                 [ "$k" = VmHWM: ] && echo "$v" > "/tmp/rss.$label"
             done < /proc/$vpid/status 2>/dev/null
+            # RSS outside the guest RAM: every mapping's Rss minus those of a
+            # mapping sized like the guest RAM (up to 8 MiB of alignment slack)
+            n=$(awk -v g=$((L2_MEMORY * 1024)) '$1 == "Size:" { m = ($2 >= g && $2 <= g + 8192) }
+                $1 == "Rss:" { t += $2; if (m) r += $2 } END { print t - r + 0 }' /proc/$vpid/smaps 2>/dev/null)
+            if [ -n "$n" ] && [ "$n" -gt "$nonguest" ]; then nonguest=$n; echo "$n" > "/tmp/nonguest.$label"; fi
             sleep 0.5
             now_us
             if [ $REPLY -ge $beat ]; then
@@ -108,6 +126,7 @@ run_vmm() {
     wait $guard 2>/dev/null
     RUN_TIMEOUT=no; [ -e "$flag" ] && RUN_TIMEOUT=yes
     RUN_RSS=$(cat "/tmp/rss.$label" 2>/dev/null)
+    RUN_NONGUEST=$(cat "/tmp/nonguest.$label" 2>/dev/null)
     touch "$console"
 }
 
@@ -128,7 +147,7 @@ guest_value() { sed -n "s/^RESULT $2=//p" "$1" | head -n1; }
 # scenario_setup NAME -> S_ARGS (adapter arguments), S_TIMEOUT
 scenario_setup() {
     local vcpus=1 kernel=$L2_KERNEL initrd=$L2_INITRD memory=$L2_MEMORY
-    local cmdline="$L2_CMDLINE sandbox.scenario=$1"
+    local cmdline="$L2_CMDLINE sandbox.scenario=$1$EXTRA_CMDLINE"
     S_ARGS=() S_TIMEOUT=$L2_TIMEOUT
     case "$1" in
     boot) ;;
@@ -178,8 +197,47 @@ report_run() { # SCENARIO
     secs $RUN_EXIT_US; result "${s}_exit_s=$REPLY"
     result "${s}_rc=$RUN_RC"
     [ -n "$RUN_RSS" ] && result "${s}_vmm_peak_rss_kB=$RUN_RSS"
+    [ -n "$RUN_NONGUEST" ] && result "${s}_vmm_nonguest_rss_kB=$RUN_NONGUEST"
+    return 0
 }
 
+# --- benchmark mode: `boot` under several VMMs/machines, round robin ------------
+# Prints per run RESULT bench_<label>_r<N>_{marker_s,exit_s,rc,vmm_peak_rss_kB,
+# vmm_nonguest_rss_kB,uptime_at_init_s,verdict}, label = ADAPTER-MACHINE, then
+# bench_status=pass when every run passed. benchmarks/sandbox_table.py turns
+# them into a table.
+run_bench() {
+    local rep cfg label failed=0 console
+    echo "L1-SCENARIO-START bench"
+    result "bench_configs=$BENCH"
+    result "bench_reps=$REPS"
+    for rep in $(seq "$REPS"); do
+        # the dmesg print-out (slow over the emulated UART) only in the first round; markers are not affected
+        EXTRA_CMDLINE=""; [ "$DMESG" = 1 ] && [ "$rep" = 1 ] && EXTRA_CMDLINE=" sandbox.dmesg=1"
+        for cfg in ${BENCH//,/ }; do
+            ADAPTER=/sandbox/vmm-${cfg%%:*}.sh MACHINE=${cfg#*:}
+            label=${cfg%%:*}-$MACHINE
+            scenario_setup boot
+            run_vmm "$label" "$S_TIMEOUT" "${S_ARGS[@]}"
+            console=/tmp/console.$label
+            report_run "bench_${label}_r$rep"
+            result "bench_${label}_r${rep}_uptime_at_init_s=$(guest_value "$console" uptime_at_init_s)"
+            scenario_verdict boot "$console"
+            result "bench_${label}_r${rep}_verdict=${REPLY:-pass}"
+            [ -z "$REPLY" ] || failed=$((failed + 1))
+            if [ -n "$EXTRA_CMDLINE" ]; then
+                sed -n "s/^DMESG| /DMESG $label r$rep| /p" "$console"
+            fi
+        done
+    done
+    if [ $failed = 0 ]; then result "bench_status=pass"; else result "bench_status=fail:${failed}_runs_failed"; fi
+    echo "L1-SCENARIO-DONE bench"
+}
+
+if [ -n "$BENCH" ]; then
+    run_bench
+    SCENARIOS=""
+fi
 for s in ${SCENARIOS//,/ }; do
     echo "L1-SCENARIO-START $s"
     if ! scenario_setup "$s"; then

@@ -27,10 +27,12 @@ done
 
 # microvm: virtio devices use virtio-mmio; PCI-only devices need pcie=on (a
 # GPEX host bridge found through ACPI). rtc=on because without an RTC the
-# guest's rtc_cmos probe costs ~3 s under KVM.
+# guest's rtc_cmos probe costs ~3 s under KVM; microvm-nortc is plain
+# `-M microvm` (for benchmarks).
 case "$machine" in
 q35) transport=pci; machine_opts=q35 ;;
 microvm) transport=device; machine_opts="microvm,rtc=on" ;;
+microvm-nortc) transport=device; machine_opts="microvm" ;;
 *) unsupported "machine $machine" ;;
 esac
 needs_pci=no
@@ -66,7 +68,7 @@ for spec in "${devices[@]}"; do
     *) unsupported "device $kind" ;;
     esac
 done
-[ $machine = microvm ] && [ $needs_pci = yes ] && machine_opts="$machine_opts,pcie=on"
+[ $transport = device ] && [ $needs_pci = yes ] && machine_opts="$machine_opts,pcie=on"
 
 cmd=("$QEMU" -accel kvm -M "$machine_opts" -cpu host -m "$memory" -smp "$vcpus"
      -nodefaults -no-user-config -display none -no-reboot -serial stdio
