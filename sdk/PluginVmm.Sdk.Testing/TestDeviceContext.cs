@@ -36,6 +36,9 @@ public sealed class TestDeviceContext(IGuestMemory memory) : IDeviceContext
 
     /// <inheritdoc/>
     public ILogger Logger { get; init; } = NullLogger.Instance;
+
+    /// <summary>Guest-memory control (e.g. a <see cref="FakeGuestMemoryControl"/>); null, as by default, when not offered.</summary>
+    public IGuestMemoryControl? MemoryControl { get; init; }
 }
 
 /// <summary>Records what a device reports to the VM.</summary>

@@ -8,5 +8,6 @@ namespace PluginVmm.Core.Hosting;
 
 /// <summary>What the core hands one device instance at creation.</summary>
 internal sealed record DeviceContext(
-    string Name, IGuestMemory Memory, IInterruptController Interrupts, IBarResources BarResources, IVmControl Vm, ILogger Logger)
+    string Name, IGuestMemory Memory, IInterruptController Interrupts, IBarResources BarResources, IVmControl Vm, ILogger Logger,
+    IGuestMemoryControl? MemoryControl = null)
     : IDeviceContext;

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using PluginVmm.Core.Acpi;
 using PluginVmm.Core.Config;
+using PluginVmm.Core.Memory;
 using PluginVmm.Core.Pci;
 using PluginVmm.Core.Plugins;
 using PluginVmm.Core.Vm;
@@ -31,11 +32,12 @@ public sealed class KvmVmRunner : IVmRunner
             var pci = PciHost.Attach(vm, loggerFactory);
             var root = pci.Root;
             var control = new VmControl(vm, loggerFactory.CreateLogger("guest"));
+            var memoryControl = new GuestMemoryControl(vm.Memory); // checks every range against guest RAM itself
             foreach (var device in config.Devices)
             {
                 var resources = root.CreateBarResources(device.Name);
                 var context = new DeviceContext(device.Name, vm.Memory, vm.Interrupts, resources, control,
-                    loggerFactory.CreateLogger(device.Name));
+                    loggerFactory.CreateLogger(device.Name), memoryControl);
                 var pciDevice = device.Plugin.Create(device.Options, context);
                 if (pciDevice is IDisposable disposable) devices.Add(disposable);
                 root.AddDevice(device.Name, pciDevice, resources);

@@ -39,6 +39,25 @@ internal static unsafe partial class LibC
     [LibraryImport(Lib, EntryPoint = "madvise", SetLastError = true)]
     public static partial int Madvise(void* addr, nuint length, int advice);
 
+    // Guest-memory control (pvmemcontrol): callers pass only ranges checked to lie inside guest RAM.
+    public const int MADV_FREE = 8, MADV_REMOVE = 9, MADV_DONTNEED = 4, MADV_UNMERGEABLE = 13, MADV_DONTDUMP = 16,
+        MADV_PAGEOUT = 21;
+    public const uint MLOCK_ONFAULT = 1;
+    public const int PR_SET_VMA = 0x53564d41, PR_SET_VMA_ANON_NAME = 0;
+
+    [LibraryImport(Lib, EntryPoint = "mprotect", SetLastError = true)]
+    public static partial int Mprotect(void* addr, nuint length, int prot);
+
+    [LibraryImport(Lib, EntryPoint = "mlock2", SetLastError = true)]
+    public static partial int Mlock2(void* addr, nuint length, uint flags);
+
+    [LibraryImport(Lib, EntryPoint = "munlock", SetLastError = true)]
+    public static partial int Munlock(void* addr, nuint length);
+
+    /// <summary>prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, addr, len, name): the variadic prctl with its five integer-class arguments.</summary>
+    [LibraryImport(Lib, EntryPoint = "prctl", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int PrctlSetVmaName(int option, nuint subOption, void* addr, nuint length, string? name);
+
     [LibraryImport(Lib, EntryPoint = "ftruncate", SetLastError = true)]
     public static partial int Ftruncate(int fd, long length);
 

@@ -25,4 +25,10 @@ public interface IDeviceContext
 
     /// <summary>Logger for this instance.</summary>
     ILogger Logger { get; }
+
+    /// <summary>
+    /// Control over the host backing of guest RAM (madvise, mlock, ... on the guest's own pages), for devices such as
+    /// pvmemcontrol; null when the host offers none (the default, so existing contexts keep compiling).
+    /// </summary>
+    IGuestMemoryControl? MemoryControl => null;
 }
