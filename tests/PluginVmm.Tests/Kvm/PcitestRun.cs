@@ -18,13 +18,17 @@ internal sealed partial class PcitestRun
 
     public string Serial => Result.Stdout;
 
-    /// <summary>Boots pcitest in <paramref name="mode"/> with the given <c>[[device]]</c> tables (TOML text).</summary>
-    public static PcitestRun Boot(TempDirectory dir, string mode, string devices, string? pluginsDir = null)
+    /// <summary>
+    /// Boots pcitest (or another tiny <paramref name="guest"/> printing the same kind of lines) in <paramref name="mode"/>
+    /// with the given <c>[[device]]</c> tables (TOML text); <paramref name="config"/> names the TOML file in <paramref name="dir"/>.
+    /// </summary>
+    public static PcitestRun Boot(TempDirectory dir, string mode, string devices, string? pluginsDir = null,
+        string guest = "pcitest", string config = "vm.toml")
     {
-        string kernel = TinyGuestBuilder.Build("pcitest");
+        string kernel = TinyGuestBuilder.Build(guest);
         string plugins = pluginsDir is null ? "" : $"plugins_dir = \"{pluginsDir}\"\n";
-        dir.Write("vm.toml", $"[vm]\nmemory_mib = 64\nkernel = \"{kernel}\"\ncmdline = \"{mode}\"\n{plugins}\n{devices}");
-        return new PcitestRun(ProcessRunner.Vmm(RepoLayout.HostOutput, "run", dir.Combine("vm.toml")));
+        dir.Write(config, $"[vm]\nmemory_mib = 64\nkernel = \"{kernel}\"\ncmdline = \"{mode}\"\n{plugins}\n{devices}");
+        return new PcitestRun(ProcessRunner.Vmm(RepoLayout.HostOutput, "run", dir.Combine(config)));
     }
 
     /// <summary>The functions the guest listed in "enum" mode.</summary>
@@ -42,7 +46,7 @@ internal sealed partial class PcitestRun
         return functions;
     }
 
-    /// <summary>"OK what" / "FAIL what" lines of the rollback mode.</summary>
+    /// <summary>"OK what" / "FAIL what" lines (rollback, ivshmem and pvmemtest).</summary>
     public IReadOnlyList<(bool Ok, string What)> Checks() =>
         Serial.Split('\n').Where(l => l.StartsWith("OK ", StringComparison.Ordinal) || l.StartsWith("FAIL ", StringComparison.Ordinal))
             .Select(l => (l.StartsWith("OK ", StringComparison.Ordinal), l[(l.IndexOf(' ') + 1)..])).ToList();

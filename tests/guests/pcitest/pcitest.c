@@ -4,7 +4,12 @@
  *   enum      list every function: ids, class, and each BAR's kind, size and address (sized like Linux does)
  *   rollback  the BAR-rollback scenario: hostile BAR writes must read back the old address, devices keep working
  *   panic     write "panicked" to pvpanic (the VM must end with the panic exit code)
+ *   touch     enum, then for every function read+write device-specific config 0x40 and read, then write 0 to, the
+ *             first dword of every BAR below 4 GiB; move the Acme faulty sample's BAR0; enum again (a faulty plugin
+ *             must not stop the VM: the fenced function disappears, the others still answer)
  *   demo      enum + read pvpanic's event register + power off through the i8042
+ *   ivshmem-a, ivshmem-b   one peer of a shared ivshmem file: moves BAR2 into the 32-bit hole, reports how much of
+ *             peer a's (0x0), peer b's (0x800) and the host's (0x1000) pattern it sees, then writes its own
  * Results are lines on COM1 that the test parses; the guest leaves through the debug-exit port (0x10 → 0x21).
  * Runs in 32-bit protected mode with paging off: only addresses below 4 GiB are reachable.
  */
@@ -187,10 +192,64 @@ static void rollback(void)
     puts("ROLLBACK-END failures "); puthex(failures, 2); puts("\n");
 }
 
+/* Each writer of the shared file owns 64 dwords: peer a at 0x0, peer b at 0x800, the host (the test) at 0x1000. */
+#define IVSHMEM_WORDS 64
+static u32 share_pattern(unsigned who, unsigned i) { return (0xa0a00000u + who * 0x10100000u) | i; } /* a0a0, b0b0, c0c0 */
+
+static void ivshmem_share(unsigned me)
+{
+    static const char *names[] = { "a", "b", "host" };
+    enumerate(0);
+    struct func *iv = find(0x1af4, 0x1110);
+    if (!iv) { puts("IVSHMEM no device\n"); guest_exit(0x12); }
+    cfg_write(iv->dev, 0x04, cfg_read(iv->dev, 0x04) | 0x2);
+    unsigned long long low = 0xd0000000ull;
+    write_bar(iv->dev, 2, 1, low);
+    check("ivshmem bar2 moved into the 32-bit hole", bar_addr(iv->dev, 2, 1) == low);
+    for (unsigned who = 0; who < 3; who++) {
+        unsigned match = 0;
+        for (unsigned i = 0; i < IVSHMEM_WORDS; i++)
+            if (mmio_read32((u32)low + who * 0x800 + i * 4) == share_pattern(who, i)) match++;
+        puts("IVSHMEM seen "); puts(names[who]); puts(" "); puthex(match, 2); puts("\n");
+    }
+    for (unsigned i = 0; i < IVSHMEM_WORDS; i++) mmio_write32((u32)low + me * 0x800 + i * 4, share_pattern(me, i));
+    check("ivshmem own pattern reads back", mmio_read32((u32)low + me * 0x800 + 4 * (IVSHMEM_WORDS - 1)) == share_pattern(me, IVSHMEM_WORDS - 1));
+}
+
+static void touch(void)
+{
+    enumerate(1);
+    unsigned n = nfuncs;
+    for (unsigned i = 0; i < n; i++) {
+        struct func *f = &funcs[i];
+        unsigned d = f->dev;
+        cfg_write(d, 0x40, cfg_read(d, 0x40));
+        for (unsigned b = 0; b < 6; b++) {
+            struct bar *bar = &f->bars[b];
+            if ((bar->kind != 2 && bar->kind != 3) || bar->addr == 0 || bar->addr + 4 > 0x100000000ull) continue;
+            unsigned v = mmio_read32((u32)bar->addr);
+            puts("TOUCH "); puthex(d, 2); puts(" bar"); puthex(b, 1); puts(" "); puthex32(v); puts("\n");
+            mmio_write32((u32)bar->addr, 0); /* 0: no pvpanic event, no widget scratch, feature select 0 */
+        }
+    }
+    struct func *fa = find(0x1234, 0xfa17);
+    if (fa && fa->bars[0].kind == 2) {
+        write_bar(fa->dev, 0, 0, 0xdf000000ull);
+        puts("MOVE faulty bar0 readback "); puthex64(bar_addr(fa->dev, 0, 0)); puts("\n");
+    }
+    enumerate(1);
+    puts("TOUCH-END\n");
+}
+
 void guest_main(const struct hvm_start_info *si)
 {
     const char *cmdline = (const char *)(u32)si->cmdline_paddr;
     if (has_word(cmdline, "rollback")) { rollback(); guest_exit(failures ? 0x11 : 0x10); }
+    if (has_word(cmdline, "ivshmem-a") || has_word(cmdline, "ivshmem-b")) {
+        ivshmem_share(has_word(cmdline, "ivshmem-a") ? 0 : 1);
+        guest_exit(failures ? 0x11 : 0x10);
+    }
+    if (has_word(cmdline, "touch")) { touch(); guest_exit(0x10); }
     if (has_word(cmdline, "panic")) {
         enumerate(0);
         struct func *pp = find(0x1b36, 0x0011);
