@@ -5,6 +5,7 @@ using PluginVmm.Core.Memory;
 using PluginVmm.Core.Pci;
 using PluginVmm.Core.Plugins;
 using PluginVmm.Core.Vm;
+using PluginVmm.Sdk.Pci;
 
 namespace PluginVmm.Core.Hosting;
 
@@ -35,12 +36,29 @@ public sealed class KvmVmRunner : IVmRunner
             var memoryControl = new GuestMemoryControl(vm.Memory); // checks every range against guest RAM itself
             foreach (var device in config.Devices)
             {
+                string plugin = PluginName(device);
                 var resources = root.CreateBarResources(device.Name);
+                // The category names the plugin, so whatever the device (or the SDK's virtio transport) logs says whose code it is.
                 var context = new DeviceContext(device.Name, vm.Memory, vm.Interrupts, resources, control,
-                    loggerFactory.CreateLogger(device.Name), memoryControl);
-                var pciDevice = device.Plugin.Create(device.Options, context);
+                    loggerFactory.CreateLogger($"{plugin}/{device.Name}"), memoryControl);
+                IPciDevice pciDevice;
+                try
+                {
+                    pciDevice = device.Plugin.Create(device.Options, context) ?? throw new InvalidOperationException("Create returned null");
+                }
+                catch (Exception e)
+                {
+                    throw new DeviceStartupException(device, plugin, $"{e.GetType().Name} from Create: {e.Message}", e);
+                }
                 if (pciDevice is IDisposable disposable) devices.Add(disposable);
-                root.AddDevice(device.Name, pciDevice, resources);
+                try
+                {
+                    root.AddDevice(device.Name, pciDevice, resources, plugin: plugin);
+                }
+                catch (PciSetupException e)
+                {
+                    throw new DeviceStartupException(device, plugin, e.Message, e);
+                }
             }
             StartupTrace.Mark("PCI and devices attached");
             ulong rsdp = AcpiTables.Write(vm.Memory, new AcpiLayout
@@ -59,7 +77,21 @@ public sealed class KvmVmRunner : IVmRunner
         }
         finally
         {
-            foreach (var d in devices) d.Dispose();
+            foreach (var d in devices)
+            {
+                try
+                {
+                    d.Dispose();
+                }
+                catch (Exception e)
+                {
+                    // A plugin failing to clean up must not change how the VM ended.
+                    logger.LogError("disposing {Device} threw {Type}: {Message}", d.GetType().FullName, e.GetType().Name, e.Message);
+                }
+            }
         }
     }
+
+    /// <summary>The plugin assembly's simple name, as `vmm plugins` shows it.</summary>
+    private static string PluginName(DeviceConfig device) => device.Plugin.GetType().Assembly.GetName().Name ?? device.Kind;
 }

@@ -109,7 +109,7 @@ internal sealed class BarRelocation(BarWindows windows, IBarMapper mapper, ILogg
 
         foreach (var (move, reason) in refused)
         {
-            logger.LogWarning("{Device}: guest moved {Bar} — refused: {Reason}; keeping old BAR", fn.Name, move, reason);
+            logger.LogWarning("{Device}: guest moved {Bar} — refused: {Reason}; keeping old BAR", fn.Label, move, reason);
             try
             {
                 fn.Device.RestoreBarAddr(move);

@@ -9,10 +9,11 @@ internal sealed class PciFunction
     private volatile int _decode;
     private volatile bool _fenced;
 
-    public PciFunction(int deviceNumber, string name, IPciDevice device, BarResources? resources)
+    public PciFunction(int deviceNumber, string name, IPciDevice device, BarResources? resources, string? plugin = null)
     {
         DeviceNumber = deviceNumber;
         Name = name;
+        Label = plugin is null ? name : $"{name} (plugin {plugin})";
         Device = device;
         Resources = resources;
     }
@@ -20,6 +21,9 @@ internal sealed class PciFunction
     public int DeviceNumber { get; }
 
     public string Name { get; }
+
+    /// <summary>The name with the plugin that provides the device, for fault messages ("faulty0 (plugin Acme.Faulty)").</summary>
+    public string Label { get; }
 
     public IPciDevice Device { get; }
 

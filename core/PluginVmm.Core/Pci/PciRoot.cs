@@ -81,8 +81,9 @@ public sealed class PciRoot
     /// <see cref="Mmio64PlacementAlignment"/>-aligned), calls AssignBar, maps the BARs and their resources, and
     /// enables I/O and memory decoding in COMMAND as firmware would. Returns the device number. Throws
     /// <see cref="PciSetupException"/> (leaving nothing behind) when the device cannot be attached.
+    /// <paramref name="plugin"/> (the plugin assembly's name) is named in every fault message about the device.
     /// </summary>
-    public int AddDevice(string name, IPciDevice device, BarResources? resources = null, int? deviceNumber = null)
+    public int AddDevice(string name, IPciDevice device, BarResources? resources = null, int? deviceNumber = null, string? plugin = null)
     {
         ArgumentNullException.ThrowIfNull(device);
         lock (_lock)
@@ -101,7 +102,7 @@ public sealed class PciRoot
                 throw new PciSetupException(e.Message, e);
             }
 
-            var fn = new PciFunction(number, name, device, resources);
+            var fn = new PciFunction(number, name, device, resources, plugin);
             try
             {
                 Place(fn, specs);
@@ -246,7 +247,7 @@ public sealed class PciRoot
         if (fn.Resources is { } resources)
             failures.AddRange(resources.WithdrawAll().Select(e => $"withdrawing a resource: {e.Message}"));
         _logger.LogError("PCI 00:{Slot:x2}.0 {Device} fenced: {Reason}. It no longer answers config or BAR accesses; its address ranges stay reserved.{Failures}",
-            fn.DeviceNumber, fn.Name, reason, failures.Count == 0 ? "" : " Teardown problems: " + string.Join("; ", failures));
+            fn.DeviceNumber, fn.Label, reason, failures.Count == 0 ? "" : " Teardown problems: " + string.Join("; ", failures));
     }
 
     private PciFunction? Lookup(int bus, int device, int function, int register)

@@ -7,7 +7,8 @@ namespace PluginVmm.Tests.Plugins;
 /// <summary>
 /// Builds third-party plugins the way an outside author would, once for all tests of the "sample plugins"
 /// collection: samples/Acme.Widget against the current SDK, the same sample against an SDK whose AssemblyVersion
-/// is one major version newer, and Acme.Mixed (written here) holding one good and several broken plugin classes.
+/// is one major version newer, Acme.Mixed (written here) holding one good and several broken plugin classes, and
+/// samples/Acme.Faulty (a plugin that throws from the callback its options name).
 /// Each build runs on a copy of the SDK and sample sources in a temp folder, so it never touches the obj/ or bin/
 /// folders of the checkout that other builds use.
 /// </summary>
@@ -33,6 +34,9 @@ public sealed class SamplePluginBuilds : IDisposable
     /// <summary>plugins/Acme.Widget built against a newer SDK AssemblyVersion.</summary>
     public string NewerSdkPlugins => _temp.Combine("newer-plugins");
 
+    /// <summary>plugins/Acme.Faulty: the sample that throws on purpose.</summary>
+    public string FaultyPlugins => _temp.Combine("faulty-plugins");
+
     /// <summary>plugins/Acme.Mixed: good and broken plugin classes in one assembly.</summary>
     public string MixedPlugins => _temp.Combine("mixed-plugins");
 
@@ -44,6 +48,7 @@ public sealed class SamplePluginBuilds : IDisposable
         Publish(tree, "samples/Acme.Widget/Acme.Widget.csproj", Path.Combine(CurrentPlugins, "Acme.Widget"));
         WriteMixedProject(tree);
         Publish(tree, "samples/Acme.Mixed/Acme.Mixed.csproj", Path.Combine(MixedPlugins, "Acme.Mixed"));
+        Publish(tree, "samples/Acme.Faulty/Acme.Faulty.csproj", Path.Combine(FaultyPlugins, "Acme.Faulty"));
     }
 
     private void BuildNewerSdkTree()
@@ -66,6 +71,7 @@ public sealed class SamplePluginBuilds : IDisposable
         }
         CopyFolder(Path.Combine(root, "sdk", "PluginVmm.Sdk"), Path.Combine(tree, "sdk", "PluginVmm.Sdk"));
         CopyFolder(Path.Combine(root, "samples", "Acme.Widget"), Path.Combine(tree, "samples", "Acme.Widget"));
+        CopyFolder(Path.Combine(root, "samples", "Acme.Faulty"), Path.Combine(tree, "samples", "Acme.Faulty"));
         return tree;
     }
 
