@@ -9,9 +9,38 @@ namespace PluginVmm.Core.Memory;
 /// non-empty, page-aligned, non-wrapping range wholly inside one RAM region before its host address is computed, so
 /// the system calls only ever reach the guest's own anonymous mappings (never ivshmem files, VFIO regions or VMM
 /// memory). Results are 0 or errno; nothing throws for guest values.
+/// <para>
+/// Operations that change a mapping's flags (names, mlock, mprotect, DONTDUMP, KSM) split the guest RAM mapping
+/// into more VMAs. A guest alternating them page by page could use up the process's vm.max_map_count, after which
+/// the VMM's own mmaps (the .NET GC's) fail. So each such call may add at most two VMAs from an allowance that
+/// keeps the process at or below half of max_map_count, re-measured from /proc/self/maps when it runs out; beyond
+/// it the call answers ENOMEM (as the kernel does at its limit). Dropping pages (DONTNEED, FREE, PAGEOUT, REMOVE)
+/// never splits and is never refused for this.
+/// </para>
 /// </summary>
-public sealed unsafe class GuestMemoryControl(GuestMemory memory) : IGuestMemoryControl
+public sealed unsafe class GuestMemoryControl : IGuestMemoryControl
 {
+    private readonly GuestMemory _memory;
+    private readonly int _mapCountLimit;
+    private readonly Func<int> _countMappings;
+    private long _splitAllowance;
+
+    /// <summary>Control over <paramref name="memory"/>, keeping the VMA count under half of vm.max_map_count.</summary>
+    public GuestMemoryControl(GuestMemory memory) : this(memory, ReadMaxMapCount() / 2, CountMappings)
+    {
+    }
+
+    /// <summary>
+    /// Control over <paramref name="memory"/> that keeps the process at or below <paramref name="mapCountLimit"/> VMAs
+    /// as <paramref name="countMappings"/> measures them (tests pass a deterministic counter).
+    /// </summary>
+    internal GuestMemoryControl(GuestMemory memory, int mapCountLimit, Func<int> countMappings)
+    {
+        _memory = memory;
+        _mapCountLimit = mapCountLimit;
+        _countMappings = countMappings;
+    }
+
     /// <inheritdoc/>
     public ulong PageSize { get; } = (ulong)Environment.SystemPageSize;
 
@@ -30,19 +59,20 @@ public sealed unsafe class GuestMemoryControl(GuestMemory memory) : IGuestMemory
             _ => -1,
         };
         if (madv < 0) return Errno.EINVAL;
-        return OnRange(address, length, (p, n) => LibC.Madvise(p, n, madv));
+        bool splits = advice is GuestMemoryAdvice.DontDump or GuestMemoryAdvice.Mergeable or GuestMemoryAdvice.Unmergeable;
+        return OnRange(address, length, (p, n) => LibC.Madvise(p, n, madv), splits);
     }
 
     /// <inheritdoc/>
     public int SetName(ulong address, ulong length, string? name) =>
-        OnRange(address, length, (p, n) => LibC.PrctlSetVmaName(LibC.PR_SET_VMA, LibC.PR_SET_VMA_ANON_NAME, p, n, name));
+        OnRange(address, length, (p, n) => LibC.PrctlSetVmaName(LibC.PR_SET_VMA, LibC.PR_SET_VMA_ANON_NAME, p, n, name), splits: true);
 
     /// <inheritdoc/>
     public int Lock(ulong address, ulong length, bool onFault) =>
-        OnRange(address, length, (p, n) => LibC.Mlock2(p, n, onFault ? LibC.MLOCK_ONFAULT : 0));
+        OnRange(address, length, (p, n) => LibC.Mlock2(p, n, onFault ? LibC.MLOCK_ONFAULT : 0), splits: true);
 
     /// <inheritdoc/>
-    public int Unlock(ulong address, ulong length) => OnRange(address, length, LibC.Munlock);
+    public int Unlock(ulong address, ulong length) => OnRange(address, length, LibC.Munlock, splits: true);
 
     /// <inheritdoc/>
     public int Protect(ulong address, ulong length, GuestMemoryProtection protection)
@@ -50,16 +80,50 @@ public sealed unsafe class GuestMemoryControl(GuestMemory memory) : IGuestMemory
         if (!TryResolve(address, length, out _)) return Errno.EINVAL;
         // Only the normal protection: see IGuestMemoryControl.Protect for why less access is refused.
         if (protection != GuestMemoryProtection.ReadWrite) return Errno.EPERM;
-        return OnRange(address, length, (p, n) => LibC.Mprotect(p, n, LibC.PROT_READ | LibC.PROT_WRITE));
+        return OnRange(address, length, (p, n) => LibC.Mprotect(p, n, LibC.PROT_READ | LibC.PROT_WRITE), splits: true);
     }
 
     private delegate int RangeCall(void* address, nuint length);
 
-    private int OnRange(ulong address, ulong length, RangeCall call)
+    private int OnRange(ulong address, ulong length, RangeCall call, bool splits = false)
     {
         if (!TryResolve(address, length, out nint host)) return Errno.EINVAL;
+        if (splits && !TakeSplitAllowance()) return Errno.ENOMEM;
         int rc = call((void*)host, (nuint)length);
         return rc == 0 ? 0 : Math.Max(Marshal.GetLastPInvokeError(), 1);
+    }
+
+    /// <summary>Room for one call that may add two VMAs; re-measures the process's VMAs when the allowance is used up.</summary>
+    private bool TakeSplitAllowance()
+    {
+        if (_splitAllowance <= 0) _splitAllowance = Math.Max(0, _mapCountLimit - _countMappings()) / 2;
+        if (_splitAllowance <= 0) return false;
+        _splitAllowance--;
+        return true;
+    }
+
+    private static int CountMappings()
+    {
+        try
+        {
+            return File.ReadLines("/proc/self/maps").Count();
+        }
+        catch (IOException)
+        {
+            return int.MaxValue; // cannot tell: refuse splitting rather than risk the VMM's own mmaps
+        }
+    }
+
+    private static int ReadMaxMapCount()
+    {
+        try
+        {
+            return int.TryParse(File.ReadAllText("/proc/sys/vm/max_map_count").Trim(), out int n) && n > 0 ? n : 65530;
+        }
+        catch (IOException)
+        {
+            return 65530; // the kernel default
+        }
     }
 
     /// <summary>The host address of [address, address + length) when it is a valid page range inside one RAM region.</summary>
@@ -67,7 +131,7 @@ public sealed unsafe class GuestMemoryControl(GuestMemory memory) : IGuestMemory
     {
         host = 0;
         if (!GuestPageRange.IsValid(address, length, PageSize)) return false;
-        foreach (var r in memory.Regions)
+        foreach (var r in _memory.Regions)
         {
             if (!r.Contains(address, length)) continue;
             host = r.HostAddress + (nint)(address - r.GuestAddress);

@@ -78,4 +78,27 @@ public sealed class GuestMemoryControlTests
         // MADV_REMOVE needs a shared mapping; guest RAM is private anonymous, so the host refuses it.
         Assert.Equal(GuestErrno.EINVAL, control.Advise(0x2000, 0x1000, GuestMemoryAdvice.Remove));
     }
+
+    [Fact]
+    public void Vma_splitting_calls_are_capped_so_the_guest_cannot_use_up_the_process_map_count()
+    {
+        using var mem = GuestMemory.Create(1 << 20);
+        // A deterministic VMA count (other tests map and unmap concurrently): 1000 plus two per call that went through.
+        int done = 0;
+        var control = new GuestMemoryControl(mem, mapCountLimit: 1020, countMappings: () => 1000 + 2 * done);
+        int refused = 0;
+        for (ulong page = 0; page < 64; page += 2) // every other page: each call really adds two VMAs
+        {
+            int rc = control.Advise(page * 4096, 4096, GuestMemoryAdvice.DontDump);
+            if (rc == GuestErrno.ENOMEM) refused++;
+            else { Assert.Equal(0, rc); done++; }
+        }
+        Assert.Equal((10, 22), (done, refused));
+        Assert.Equal(GuestErrno.ENOMEM, control.SetName(0x80000, 0x1000, "x"));
+        Assert.Equal(GuestErrno.ENOMEM, control.Lock(0x80000, 0x1000, onFault: false));
+        // Dropping pages never splits a mapping and is never refused for it.
+        Assert.Equal(0, control.Advise(0x81000, 0x1000, GuestMemoryAdvice.DontNeed));
+        done = 0; // VMAs merged back: room again
+        Assert.Equal(0, control.Advise(0x80000, 0x1000, GuestMemoryAdvice.DontDump));
+    }
 }
