@@ -59,6 +59,7 @@ public sealed class VirtioNetDevice : IVirtioDevice
     public int TxDropped => Volatile.Read(ref _txDropped);
 
     private int _rxDropped, _txDropped;
+    private long _rxPackets, _txPackets, _rxBufferWaits;
 
     /// <inheritdoc/>
     public ushort DeviceType => VirtioPciLayout.TypeNet;
@@ -147,6 +148,7 @@ public sealed class VirtioNetDevice : IVirtioDevice
                 try
                 {
                     _backend.Write(buffer.AsSpan(0, n));
+                    _txPackets++;
                 }
                 catch (IOException e)
                 {
@@ -198,6 +200,7 @@ public sealed class VirtioNetDevice : IVirtioDevice
             if (rx.TryPop(out chain)) break;
             rx.SetNotification(true);
             if (rx.HasAvailable) continue;
+            _rxBufferWaits++;
             _rxBuffers.WaitOne(100);
         }
         uint written = 0;
@@ -205,6 +208,7 @@ public sealed class VirtioNetDevice : IVirtioDevice
         {
             BinaryPrimitives.WriteUInt16LittleEndian(packet[10..], 1);   // num_buffers: the packet is in this one chain
             written = (uint)chain.Write(active.Memory, 0, packet);
+            _rxPackets++;
         }
         else
         {
@@ -222,6 +226,9 @@ public sealed class VirtioNetDevice : IVirtioDevice
         _rxBuffers.Set();
         if (_rxThread is { } t && t != Thread.CurrentThread) t.Join();
         _rxThread = null;
+        if (_active is not null)
+            _logger.LogInformation("virtio-net: reset; rx {RxPackets} packets ({RxDropped} dropped, {Waits} waits for a guest buffer), tx {TxPackets} packets ({TxDropped} dropped)",
+                Interlocked.Read(ref _rxPackets), RxDropped, Interlocked.Read(ref _rxBufferWaits), Interlocked.Read(ref _txPackets), TxDropped);
         _active = null;
         try
         {

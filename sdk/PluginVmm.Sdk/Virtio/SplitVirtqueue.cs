@@ -73,6 +73,15 @@ public sealed class SplitVirtqueue
     /// <summary>Chains returned so far (the device's used index).</summary>
     public ushort UsedIndex => _usedIdx;
 
+    /// <summary>Chains taken since activation (diagnostics).</summary>
+    public long Popped { get; private set; }
+
+    /// <summary>Interrupts sent / suppressed by the driver (NO_INTERRUPT or used_event) since activation (diagnostics).</summary>
+    public long InterruptsSent { get; private set; }
+
+    /// <inheritdoc cref="InterruptsSent"/>
+    public long InterruptsSuppressed { get; private set; }
+
     /// <summary>
     /// Takes the next available chain. False when the ring is empty; then (with EVENT_IDX) avail_event has been set
     /// so the driver notifies on its next addition. Throws <see cref="VirtqueueException"/> on a broken ring.
@@ -95,6 +104,7 @@ public sealed class SplitVirtqueue
         if (head >= Size) throw new VirtqueueException($"queue {Index}: avail ring entry {head} >= queue size {Size}");
         chain = Walk(head);
         _lastAvail++;
+        Popped++;
         if (EventIdx) WriteU16(AvailEventAddress, _lastAvail);
         return true;
     }
@@ -159,7 +169,15 @@ public sealed class SplitVirtqueue
         {
             notify = (ReadU16(_avail) & AvailNoInterrupt) == 0;
         }
-        if (notify) _notifyDriver();
+        if (notify)
+        {
+            InterruptsSent++;
+            _notifyDriver();
+        }
+        else
+        {
+            InterruptsSuppressed++;
+        }
     }
 
     private ulong AvailEventAddress => _used + 4 + 8UL * Size;

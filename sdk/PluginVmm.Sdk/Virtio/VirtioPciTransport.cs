@@ -71,6 +71,7 @@ public class VirtioPciTransport : PciDevice, IDisposable
         public required List<Thread> Threads;
         public required SplitVirtqueue?[] Queues;
         public volatile bool Failed;
+        public long[] IoEventKicks = [], MmioKicks = [];
     }
 
     /// <summary>
@@ -361,7 +362,11 @@ public class VirtioPciTransport : PciDevice, IDisposable
             Fail(e.Message);
             return;
         }
-        var running = new Running { Stop = new CancellationTokenSource(), Threads = [], Queues = queues };
+        var running = new Running
+        {
+            Stop = new CancellationTokenSource(), Threads = [], Queues = queues,
+            IoEventKicks = new long[queues.Length], MmioKicks = new long[queues.Length],
+        };
         _running = running;
         try
         {
@@ -389,7 +394,10 @@ public class VirtioPciTransport : PciDevice, IDisposable
         try
         {
             while (ioEvent.Wait(stop))
+            {
+                running.IoEventKicks[queue]++;
                 Dispatch(queue, running);
+            }
         }
         catch (ObjectDisposedException)
         {
@@ -401,7 +409,11 @@ public class VirtioPciTransport : PciDevice, IDisposable
         }
     }
 
-    private void Dispatch(int queue) => Dispatch(queue, _running);
+    private void Dispatch(int queue)
+    {
+        if (_running is { } running && running.Queues[queue] is not null) Interlocked.Increment(ref running.MmioKicks[queue]);
+        Dispatch(queue, _running);
+    }
 
     private void Dispatch(int queue, Running? running)
     {
@@ -457,6 +469,7 @@ public class VirtioPciTransport : PciDevice, IDisposable
         foreach (var t in running.Threads)
             if (t != Thread.CurrentThread) t.Join();
         running.Stop.Dispose();
+        LogQueueStatistics(running);
         try
         {
             _device.Reset();
@@ -465,6 +478,20 @@ public class VirtioPciTransport : PciDevice, IDisposable
         {
             _logger.LogWarning(e, "{Device}: device reset failed", _name);
         }
+    }
+
+    // One line per activation: how the driver and the device talked (where the exits and interrupts went).
+    private void LogQueueStatistics(Running running)
+    {
+        if (!_logger.IsEnabled(LogLevel.Information)) return;
+        var parts = new List<string>();
+        for (int i = 0; i < running.Queues.Length; i++)
+        {
+            if (running.Queues[i] is not { } q) continue;
+            parts.Add($"q{i}: {q.Popped} chains, kicks {running.IoEventKicks[i]} ioeventfd + {running.MmioKicks[i]} mmio, " +
+                $"interrupts {q.InterruptsSent} sent + {q.InterruptsSuppressed} suppressed");
+        }
+        if (parts.Count > 0) _logger.LogInformation("{Device}: stopped; {Queues}", _name, string.Join("; ", parts));
     }
 
     private void ResetLocked()
