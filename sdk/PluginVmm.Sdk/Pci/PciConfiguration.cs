@@ -11,7 +11,9 @@ namespace PluginVmm.Sdk.Pci;
 /// committed one while decoding of its space is enabled (Memory Space Enable for memory and ROM BARs, I/O
 /// Space Enable for I/O BARs), and the low dword of a 64-bit BAR is not a move until its high dword is written.
 /// So BARs rewritten with decoding off move together when decoding is turned on. Size probes (every address
-/// bit of the type written as one) are never moves. <see cref="RestoreBarAddr"/> puts back the committed
+/// bit of the type written as one) are never moves, and a BAR being sized reports no move until an address is
+/// written to the probed dword again: while it reads back its size mask, config space cannot also report a new
+/// address. <see cref="RestoreBarAddr"/> puts back the committed
 /// address of the BAR named by index — both dwords of a 64-bit BAR, and the ROM BAR too.
 /// </para>
 /// </summary>
@@ -149,7 +151,11 @@ public sealed class PciConfiguration
         List<BarReprogrammingParams>? moves = null;
         foreach (var bar in _bars)
         {
-            if (bar is null || bar.LowPending || bar.Requested == bar.Committed || !SpaceEnabled(bar.Spec.Kind)) continue;
+            // A probed BAR reads its size mask, so the core's read-back after a move would see the mask, not the new
+            // address, and fence a healthy device (found by the guest-input fuzzer: low dword written, high dword
+            // probed with all ones, decoding turned on). Its move waits until the probe is ended by an address write.
+            if (bar is null || bar.LowPending || bar.ProbingLow || bar.ProbingHigh || bar.Requested == bar.Committed
+                || !SpaceEnabled(bar.Spec.Kind)) continue;
             (moves ??= []).Add(new BarReprogrammingParams(bar.Spec.Index, bar.Spec.Kind, bar.Committed, bar.Requested, bar.Spec.Size));
         }
         return moves ?? (IReadOnlyList<BarReprogrammingParams>)[];
