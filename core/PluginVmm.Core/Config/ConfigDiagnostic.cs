@@ -11,5 +11,19 @@ public sealed record ConfigDiagnostic(string? File, int Line, int Column, string
 
     /// <inheritdoc/>
     public override string ToString() =>
-        File is null ? $"error: {Message}" : $"{File}({Line},{Column}): error: {Message}";
+        File is null ? $"error: {OneLine(Message)}" : $"{File}({Line},{Column}): error: {OneLine(Message)}";
+
+    // Messages quote what the user wrote, and a TOML string may hold any control character ("\n", "\u0000"): shown
+    // escaped, one problem stays one line of output.
+    private static string OneLine(string message)
+    {
+        if (!message.Any(char.IsControl)) return message;
+        var text = new System.Text.StringBuilder(message.Length + 8);
+        foreach (char c in message)
+        {
+            if (!char.IsControl(c)) text.Append(c);
+            else text.Append(c switch { '\n' => "\\n", '\r' => "\\r", '\t' => "\\t", _ => $"\\u{(int)c:x4}" });
+        }
+        return text.ToString();
+    }
 }

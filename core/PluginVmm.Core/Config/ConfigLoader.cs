@@ -1,4 +1,5 @@
 using PluginVmm.Sdk.Plugins;
+using Tomlyn;
 using Tomlyn.Parsing;
 using Tomlyn.Syntax;
 
@@ -47,7 +48,30 @@ public static class ConfigLoader
 
         // Structural validation (duplicate keys and tables) is done below with our own messages; Tomlyn's
         // validation would report them as well, in its own words.
-        var syntax = SyntaxParser.Parse(text, fileName, validate: false);
+        DocumentSyntax syntax;
+        try
+        {
+            syntax = SyntaxParser.Parse(text, fileName, validate: false);
+        }
+        catch (ArgumentException e)
+        {
+            // Tomlyn's lexer throws (char.ConvertFromUtf32 on end-of-file) when the file ends inside a basic string
+            // right after a backslash, e.g. a truncated `kernel = "C:\` (found by the config fuzzer).
+            int backslash = text.LastIndexOf('\\');
+            diagnostics.Add(backslash < 0 ? default : PositionOf(text, backslash), backslash < 0 ? $"syntax error: {e.Message}"
+                : "syntax error: the file ends inside a string, after a backslash (an unfinished escape sequence)");
+            document.IsUnreadable = true;
+            return document;
+        }
+        catch (TomlException e)
+        {
+            // Thrown, not reported, when arrays or inline tables nest deeper than Tomlyn's limit (64).
+            var at = e.Span is { } span ? new TextPosition(span.Start.Offset, span.Start.Line, span.Start.Column) : default;
+            diagnostics.Add(at, e.Message.Contains("maximum depth", StringComparison.Ordinal)
+                ? "syntax error: arrays or inline tables nested more than 64 levels deep" : $"syntax error: {e.Message}");
+            document.IsUnreadable = true;
+            return document;
+        }
         if (syntax.Diagnostics.FirstOrDefault(d => d.Kind == DiagnosticMessageKind.Error) is { } syntaxError)
         {
             // Only the first: after a syntax error Tomlyn's recovery reports follow-on errors that are not real.
@@ -60,6 +84,19 @@ public static class ConfigLoader
         document.DeviceSections = devices;
         VmSectionChecker.Apply(document, vm, overrides ?? ConfigOverrides.None);
         return document;
+    }
+
+    /// <summary>The 0-based position of character <paramref name="index"/> of <paramref name="text"/>.</summary>
+    private static TextPosition PositionOf(string text, int index)
+    {
+        int line = 0, lineStart = 0;
+        for (int i = 0; i < index; i++)
+        {
+            if (text[i] != '\n') continue;
+            line++;
+            lineStart = i + 1;
+        }
+        return new TextPosition(index, line, index - lineStart);
     }
 
     /// <summary>Step 2: binds every <c>[[device]]</c> to its plugin's options and lets the plugin validate them.</summary>

@@ -52,7 +52,15 @@ internal static class OptionsBinder
             }
             if (!TomlValueConverter.TryConvert(entry.Value, option.Property.PropertyType, entry.Key, diagnostics, out var value)) continue;
             if (!Check(option, value, entry.Key, entry.Value, diagnostics)) continue;
-            if (option.IsPath && value is string { Length: > 0 } path) value = ConfigPaths.Resolve(pathBase, path);
+            if (option.IsPath && value is string { Length: > 0 } path)
+            {
+                if (ConfigPaths.SyntaxProblem(path) is { } bad)
+                {
+                    diagnostics.Add(entry.Value, $"{entry.Key}: {bad}");
+                    continue;
+                }
+                value = ConfigPaths.Resolve(pathBase, path);
+            }
             Set(option, instance, value, entry, diagnostics);
         }
 

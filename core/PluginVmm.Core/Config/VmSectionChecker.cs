@@ -71,6 +71,10 @@ internal static class VmSectionChecker
             {
                 message = $"{label}: must not be empty";
             }
+            else if (ConfigPaths.SyntaxProblem(given) is { } bad)
+            {
+                message = $"{label}: {bad}";
+            }
             else
             {
                 resolved = ConfigPaths.Resolve(baseDirectory, given);
