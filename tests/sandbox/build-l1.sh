@@ -61,7 +61,7 @@ root=$(build_dir)/l1/root
 new_root "$root"
 install -m 755 "$SANDBOX_DIR/l1/init" "$root/init"
 mkdir -p "$root/sandbox/l2"
-install -m 755 "$SANDBOX_DIR"/l1/driver.sh "$SANDBOX_DIR"/l1/vmm-*.sh "$root/sandbox/"
+install -m 755 "$SANDBOX_DIR"/l1/driver.sh "$SANDBOX_DIR"/l1/virtio.sh "$SANDBOX_DIR"/l1/vmm-*.sh "$root/sandbox/"
 cp "$SANDBOX_DIR/l1/vmm-adapter-contract.txt" "$root/sandbox/"
 cp "$(kernel_image)" "$root/sandbox/l2/vmlinuz"
 cp "$l2" "$root/sandbox/l2/initramfs.cpio"
@@ -70,6 +70,8 @@ add_modules "$root" irqbypass kvm kvm-amd tun vhost_net vfio vfio_iommu_type1 vf
 say "L1 modules: $(tr '\n' ' ' < "$root/lib/sandbox-modules/order")"
 
 add_program "$root" /usr/bin/bash "$(command -v qemu-system-x86_64)"
+# iperf3: the server side of the net scenarios (the guest is the client)
+command -v iperf3 >/dev/null && add_program "$root" "$(command -v iperf3)"
 ln -s /usr/bin/bash "$root/bin/bash"
 
 # firmware QEMU loads for q35 (SeaBIOS + linuxboot option ROMs for -kernel)

@@ -104,7 +104,9 @@ if [ -z "$SCENARIOS" ]; then
     [ -n "$G_KERNEL" ] && SCENARIOS=custom
 fi
 for s in ${SCENARIOS//,/ }; do
-    case "$s" in boot|smp|pci|panic|custom) ;; *) echo "run.sh: unknown scenario $s" >&2; exit 2 ;; esac
+    case "$s" in boot|smp|pci|panic|custom|blk|net|virtio-bar|blkbench|netbench) ;;
+    blk_qemu|net_qemu|virtio-bar_qemu|blkbench_qemu|netbench_qemu) ;;   # NAME with the qemu adapter
+    *) echo "run.sh: unknown scenario $s" >&2; exit 2 ;; esac
 done
 [ $BENCH = yes ] && SCENARIOS=bench
 if [[ ",$SCENARIOS," == *,custom,* ]]; then

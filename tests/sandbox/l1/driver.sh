@@ -82,7 +82,7 @@ run_vmm() {
     mkfifo "$fifo"
     RUN_MARK_US=""
     now_us; t0=$REPLY
-    "$ADAPTER" "$@" < /dev/null > "$fifo" 2>&1 &
+    "${S_ADAPTER:-$ADAPTER}" "$@" < /dev/null > "$fifo" 2>&1 &
     vpid=$!
     # guard: samples VmHWM, prints a heartbeat, enforces the timeout (by the
     # clock: under TCG a "sleep 0.5" loop turn takes noticeably longer)
@@ -143,17 +143,22 @@ guest_results() {
 # guest_value FILE KEY -> value of the guest's "RESULT KEY=value"
 guest_value() { sed -n "s/^RESULT $2=//p" "$1" | head -n1; }
 
+source /sandbox/virtio.sh   # the virtio scenarios: virtio_setup, virtio_verdict
+
 # --- scenarios --------------------------------------------------------------------
 # scenario_setup NAME -> S_ARGS (adapter arguments), S_TIMEOUT
 scenario_setup() {
     local vcpus=1 kernel=$L2_KERNEL initrd=$L2_INITRD memory=$L2_MEMORY
     local cmdline="$L2_CMDLINE sandbox.scenario=$1$EXTRA_CMDLINE"
-    S_ARGS=() S_TIMEOUT=$L2_TIMEOUT
+    S_ARGS=() S_TIMEOUT=$L2_TIMEOUT S_ADAPTER=""   # S_ADAPTER: a scenario that picks its adapter (l1/virtio.sh)
     case "$1" in
     boot) ;;
     smp) vcpus=2 ;;
     pci) S_ARGS+=(--device pvpanic) ;;
     panic) S_ARGS+=(--device pvpanic) ;;
+    blk|net|virtio-bar|blkbench|netbench|*_qemu)   # l1/virtio.sh
+        virtio_setup "$1" || return 1
+        cmdline="$L2_CMDLINE sandbox.scenario=$(virtio_base "$1")$EXTRA_CMDLINE$S_CMDLINE_EXTRA" ;;
     custom)  # run.sh --guest-*: files appended to the L1 initramfs
         kernel=/sandbox/guest/kernel initrd=/sandbox/guest/initrd
         cmdline=$(cat /sandbox/guest/cmdline)
@@ -182,6 +187,9 @@ scenario_verdict() {
         if [ "${n:-0}" -lt 1 ]; then REPLY=no_pci_devices
         elif ! grep -q '^RESULT dev_.*=vendor=0x1b36 device=0x0011' "$c"; then REPLY=no_pvpanic_1b36:0011
         fi ;;
+    blk|net|virtio-bar|blkbench|netbench|*_qemu)
+        virtio_verdict "$s" "$c"
+        return ;;
     panic)
         [ "$RUN_RC" = "$PANIC_RC" ] || REPLY="rc=${RUN_RC}_expected_$PANIC_RC"
         [ -z "$REPLY" ] && [ "$(guest_value "$c" pvpanic_device)" = none ] && REPLY=no_pvpanic_device
