@@ -3,7 +3,7 @@
 #
 # usage: run.sh [options]
 #   --vmm qemu|pluginvmm    L2 VMM (adapter /sandbox/vmm-NAME.sh in L1); default qemu
-#   --scenarios a,b,c       from: boot smp pci panic custom (default boot,smp,pci,panic;
+#   --scenarios a,b,c       from: boot smp pci panic bar custom (default boot,smp,pci,panic,bar;
 #                           "custom" when --guest-kernel is given)
 #   --machine q35|microvm   machine type for the qemu adapter (default q35)
 #   --vmm-dir DIR           published PluginVmm (DIR/vmm.dll or DIR/vmm) for
@@ -100,11 +100,11 @@ for n in "$L2_TIMEOUT" "$L2_MEMORY" "$IDLE" "$L1_RETRIES" "$BUDGET" "$L1_MEMORY"
 done
 [ $BENCH = yes ] && SCENARIOS=boot   # replaced by "bench" below
 if [ -z "$SCENARIOS" ]; then
-    SCENARIOS=boot,smp,pci,panic
+    SCENARIOS=boot,smp,pci,panic,bar
     [ -n "$G_KERNEL" ] && SCENARIOS=custom
 fi
 for s in ${SCENARIOS//,/ }; do
-    case "$s" in boot|smp|pci|panic|custom|blk|net|virtio-bar|blkbench|netbench) ;;
+    case "$s" in boot|smp|pci|panic|bar|custom|blk|net|virtio-bar|blkbench|netbench) ;;
     blk_qemu|net_qemu|virtio-bar_qemu|blkbench_qemu|netbench_qemu) ;;   # NAME with the qemu adapter
     *) echo "run.sh: unknown scenario $s" >&2; exit 2 ;; esac
 done
@@ -114,8 +114,14 @@ if [[ ",$SCENARIOS," == *,custom,* ]]; then
         { echo "run.sh: scenario custom needs --guest-kernel and --guest-initrd files" >&2; exit 2; }
 fi
 
-T_START=${EPOCHREALTIME/./}
 mkdir -p "$CACHE/logs"
+# One sandbox at a time per cache: runs share the published VMM, the images and the machine's two cores.
+exec 8>"$CACHE/.run.lock"
+if ! flock -n 8; then
+    echo "sandbox: another run holds $CACHE/.run.lock; waiting for it" >&2
+    flock 8
+fi
+T_START=${EPOCHREALTIME/./}
 LOG=${LOG:-$CACHE/logs/run-$(date +%Y%m%d-%H%M%S).log}
 : > "$LOG" || exit 2
 note() { echo "sandbox: $*" | tee -a "$LOG"; }

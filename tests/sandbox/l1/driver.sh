@@ -2,7 +2,7 @@
 # driver.sh - the scenario driver inside L1 (started by /init, runs as root).
 #
 # Parameters come from the L1 kernel command line (run.sh sets them):
-#   sandbox.scenarios=a,b,c   run in this order: boot smp pci panic custom
+#   sandbox.scenarios=a,b,c   run in this order: boot smp pci panic bar custom
 #   sandbox.vmm=NAME          adapter /sandbox/vmm-NAME.sh (qemu, pluginvmm)
 #   sandbox.machine=M         --machine for the adapter (q35, microvm)
 #   sandbox.panic_rc=N        VMM exit status that means "guest panicked"
@@ -155,7 +155,7 @@ scenario_setup() {
     boot) ;;
     smp) vcpus=2 ;;
     pci) S_ARGS+=(--device pvpanic) ;;
-    panic) S_ARGS+=(--device pvpanic) ;;
+    panic|bar) S_ARGS+=(--device pvpanic) ;;
     blk|net|virtio-bar|blkbench|netbench|*_qemu)   # l1/virtio.sh
         virtio_setup "$1" || return 1
         cmdline="$L2_CMDLINE sandbox.scenario=$(virtio_base "$1")$EXTRA_CMDLINE$S_CMDLINE_EXTRA" ;;
@@ -187,6 +187,15 @@ scenario_verdict() {
         if [ "${n:-0}" -lt 1 ]; then REPLY=no_pci_devices
         elif ! grep -q '^RESULT dev_.*=vendor=0x1b36 device=0x0011' "$c"; then REPLY=no_pvpanic_1b36:0011
         fi ;;
+    bar)
+        n=$(guest_value "$c" bar_old)
+        for t in lapic ram top; do
+            [ "$(guest_value "$c" bar_after_$t)" = "$n" ] || REPLY="${REPLY}bar_after_${t}_not_old,"
+        done
+        [ "$(guest_value "$c" bar_events)" = 0x03 ] || REPLY="${REPLY}events_not_0x03,"
+        [ "$(guest_value "$c" pvpanic_driver)" = bound ] || REPLY="${REPLY}driver_not_bound,"
+        [ "$RUN_RC" = "$PANIC_RC" ] || REPLY="${REPLY}rc=${RUN_RC}_expected_$PANIC_RC"
+        return ;;
     blk|net|virtio-bar|blkbench|netbench|*_qemu)
         virtio_verdict "$s" "$c"
         return ;;
