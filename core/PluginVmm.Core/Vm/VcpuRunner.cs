@@ -20,6 +20,10 @@ internal sealed class VcpuRunner
     private readonly ManualResetEventSlim _bound = new();
     private volatile bool _stop;
 
+    // Exits that reached this loop, by kind and port / MMIO address: logged when the vCPU stops, so a slow guest
+    // shows where it leaves KVM (one dictionary update per exit, nothing next to the cost of the exit itself).
+    private readonly Dictionary<(KvmExitReason Reason, ulong Address), long> _exitCounts = [];
+
     private readonly Func<bool> _vmEnding;
 
     /// <param name="vmEnding">True once any thread asked the VM to end (a device reporting a panic on this very
@@ -67,6 +71,7 @@ internal sealed class VcpuRunner
             {
                 var reason = _vcpu.RunOnce();
                 if (reason is null) continue;  // interrupted: re-check _stop
+                CountExit(reason.Value);
                 var exit = Handle(reason.Value);
                 if (exit is not null)
                 {
@@ -80,6 +85,34 @@ internal sealed class VcpuRunner
             _requestExit(VmExit.Fatal($"vCPU {_vcpu.Id}: {e.Message}"));
             _logger.LogError(e, "vCPU {Id} failed", _vcpu.Id);
         }
+        finally
+        {
+            LogExitProfile();
+        }
+    }
+
+    private void CountExit(KvmExitReason reason)
+    {
+        var run = _vcpu.RunState;
+        ulong address = reason switch
+        {
+            KvmExitReason.Io => run.IoPort,
+            KvmExitReason.Mmio => run.MmioAddress,
+            _ => 0,
+        };
+        var key = (reason, address);
+        _exitCounts[key] = _exitCounts.GetValueOrDefault(key) + 1;
+    }
+
+    private void LogExitProfile()
+    {
+        if (_exitCounts.Count == 0 || !_logger.IsEnabled(LogLevel.Information)) return;
+        long total = _exitCounts.Values.Sum();
+        var top = _exitCounts.OrderByDescending(kv => kv.Value).Take(8)
+            .Select(kv => kv.Key.Reason is KvmExitReason.Io or KvmExitReason.Mmio
+                ? $"{kv.Key.Reason} 0x{kv.Key.Address:x}: {kv.Value}"
+                : $"{kv.Key.Reason}: {kv.Value}");
+        _logger.LogInformation("vCPU {Id}: {Total} exits to the VMM; most: {Top}", _vcpu.Id, total, string.Join(", ", top));
     }
 
     // Returns null to keep running, or how the VM ends.
