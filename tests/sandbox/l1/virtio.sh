@@ -135,7 +135,7 @@ virtio_verdict() { # NAME CONSOLE
         rm -f $IMG_DIR/bar.img $IMG_DIR/anchor.img ;;
     blkbench)
         for v in read_MiBs write_MiBs; do
-            [ -n "$(guest_value "$c" $v)" ] || REPLY="${REPLY}no_$v,"
+            awk -v r="$(guest_value "$c" $v)" 'BEGIN { exit !(r + 0 > 0) }' || REPLY="${REPLY}no_$v,"
         done
         rm -f $IMG_DIR/bench.img ;;
     net|netbench)

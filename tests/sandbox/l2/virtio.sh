@@ -46,13 +46,14 @@ irq_count() {
     awk -v p="$1" '$0 ~ p { for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i } END { print s + 0 }' /proc/interrupts
 }
 
-# dd_rate DD-ARGS... -> "MiB/s" computed from dd's byte count and our own clock (busybox dd's rate is rounded)
+# dd_rate DD-ARGS... -> MiB/s by our own clock; DD-ARGS must use bs=1M (this busybox prints no byte count,
+# only "N+M records out")
 dd_rate() {
-    local t0 t1 bytes
+    local t0 t1 mib
     t0=$(cut -d' ' -f1 /proc/uptime)
-    bytes=$(dd "$@" 2>&1 | sed -n 's/^\([0-9]*\) bytes.*/\1/p')
+    mib=$(dd "$@" 2>&1 | sed -n 's/^\([0-9]*\)+[0-9]* records out.*/\1/p')
     t1=$(cut -d' ' -f1 /proc/uptime)
-    awk -v b="${bytes:-0}" -v t0="$t0" -v t1="$t1" 'BEGIN { d = t1 - t0; if (d <= 0) d = 0.01; printf "%.1f", b / 1048576 / d }'
+    awk -v m="${mib:-0}" -v t0="$t0" -v t1="$t1" 'BEGIN { d = t1 - t0; if (d <= 0) d = 0.01; printf "%.1f", m / d }'
 }
 
 scenario_blk() {
@@ -102,8 +103,13 @@ scenario_net() {
     result "ping_received=${got:-0}"
     result "irqs=$(irq_count virtio)"
     if [ "${got:-0}" -gt 0 ] && command -v iperf3 >/dev/null; then
-        tx=$(iperf3 -c 10.0.2.1 -t "${1:-3}" -f m 2>&1 | awk '/receiver/ { for (i = 1; i < NF; i++) if ($(i + 1) == "Mbits/sec") print $i }')
-        rx=$(iperf3 -c 10.0.2.1 -t "${1:-3}" -f m -R 2>&1 | awk '/receiver/ { for (i = 1; i < NF; i++) if ($(i + 1) == "Mbits/sec") print $i }')
+        # iperf3's own lines go to the console (L2-IPERF) for the retransmissions and the per-second rates
+        iperf3 -c 10.0.2.1 -t "${1:-3}" -f m > /tmp/iperf-tx 2>&1
+        iperf3 -c 10.0.2.1 -t "${1:-3}" -f m -R > /tmp/iperf-rx 2>&1
+        sed 's/^/L2-IPERF tx: /' /tmp/iperf-tx; sed 's/^/L2-IPERF rx: /' /tmp/iperf-rx
+        tx=$(awk '/receiver/ { for (i = 1; i < NF; i++) if ($(i + 1) == "Mbits/sec") print $i }' /tmp/iperf-tx)
+        rx=$(awk '/receiver/ { for (i = 1; i < NF; i++) if ($(i + 1) == "Mbits/sec") print $i }' /tmp/iperf-rx)
+        grep '^Tcp:' /proc/net/snmp | sed 's/^/L2-SNMP: /'
         result "iperf_tx_Mbps=${tx:-none}"
         result "iperf_rx_Mbps=${rx:-none}"
     fi
