@@ -3,7 +3,7 @@
 #
 # usage: run.sh [options]
 #   --vmm qemu|pluginvmm    L2 VMM (adapter /sandbox/vmm-NAME.sh in L1); default qemu
-#   --scenarios a,b,c       from: boot smp pci panic bar custom (default boot,smp,pci,panic,bar;
+#   --scenarios a,b,c       from: boot smp pci panic bar custom (default boot,smp,pci,panic,bar,blk,net,virtio-bar;
 #                           "custom" when --guest-kernel is given)
 #   --machine q35|microvm   machine type for the qemu adapter (default q35)
 #   --vmm-dir DIR           published PluginVmm (DIR/vmm.dll or DIR/vmm) for
@@ -100,7 +100,7 @@ for n in "$L2_TIMEOUT" "$L2_MEMORY" "$IDLE" "$L1_RETRIES" "$BUDGET" "$L1_MEMORY"
 done
 [ $BENCH = yes ] && SCENARIOS=boot   # replaced by "bench" below
 if [ -z "$SCENARIOS" ]; then
-    SCENARIOS=boot,smp,pci,panic,bar
+    SCENARIOS=boot,smp,pci,panic,bar,blk,net,virtio-bar
     [ -n "$G_KERNEL" ] && SCENARIOS=custom
 fi
 for s in ${SCENARIOS//,/ }; do
