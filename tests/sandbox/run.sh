@@ -31,6 +31,8 @@
 #                           "microvm" is microvm,rtc=on)
 #   --reps N                rounds (default 3)
 #   --l2-dmesg              the L2 guest prints its dmesg (DMESG lines in the log)
+#   --vmm-trace             PluginVmm prints its start-up trace (PLUGINVMM_STARTUP_TRACE=1:
+#                           "startup +N ms what" lines in the log)
 #   custom guest (scenario "custom"):
 #   --guest-kernel F --guest-initrd F [--guest-cmdline S] [--guest-vcpus N]
 #   [--guest-memory MIB] [--guest-timeout S]
@@ -44,13 +46,14 @@ set +e    # from here on failures are results, not reasons to stop
 usage() { sed -n '2,/^$/s/^# \{0,1\}//p' "$0" >&2; exit 2; }
 VMM=qemu SCENARIOS="" MACHINE=q35 VMM_DIR="" PANIC_RC="" L2_TIMEOUT=90 L2_MEMORY=256
 IDLE=45 L1_RETRIES=1 BUDGET="" L1_MEMORY=4096 L1_CPUS=2 LOG="" VERBOSE=no
-BENCH=no BENCH_CONFIGS=pluginvmm:default,qemu:microvm-nortc,qemu:microvm,qemu:q35 REPS=3 L2_DMESG=no
+BENCH=no BENCH_CONFIGS=pluginvmm:default,qemu:microvm-nortc,qemu:microvm,qemu:q35 REPS=3 L2_DMESG=no VMM_TRACE=no
 G_KERNEL="" G_INITRD="" G_CMDLINE="console=ttyS0 reboot=t panic=-1" G_VCPUS=1 G_MEMORY=256 G_TIMEOUT=60
 while [ $# -gt 0 ]; do
     case "$1" in
     --verbose) VERBOSE=yes; shift; continue ;;
     --bench) BENCH=yes; shift; continue ;;
     --l2-dmesg) L2_DMESG=yes; shift; continue ;;
+    --vmm-trace) VMM_TRACE=yes; shift; continue ;;
     -h|--help) usage ;;
     esac
     [ $# -ge 2 ] || { echo "run.sh: $1 needs a value" >&2; usage; }
@@ -200,6 +203,7 @@ boot_l1() {
     [ -n "$PANIC_RC" ] && append+=" sandbox.panic_rc=$PANIC_RC"
     [ $BENCH = yes ] && append+=" sandbox.bench=$BENCH_CONFIGS sandbox.reps=$REPS"
     [ $L2_DMESG = yes ] && append+=" sandbox.l2_dmesg=1"
+    [ $VMM_TRACE = yes ] && append+=" sandbox.vmm_trace=1"
     local cmd=(qemu-system-x86_64 -accel tcg -M q35 -cpu EPYC,+svm -m "$L1_MEMORY" -smp "$L1_CPUS"
                -nodefaults -no-user-config -display none -no-reboot -serial stdio
                -kernel "$KERNEL" -initrd "$IMAGE" -append "$append")

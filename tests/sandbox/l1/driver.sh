@@ -15,6 +15,7 @@
 #   sandbox.reps=N            rounds in benchmark mode (default 3)
 #   sandbox.l2_dmesg=1        the L2 guest prints its dmesg before leaving (in
 #                             benchmark mode: in the first round only)
+#   sandbox.vmm_trace=1       PluginVmm prints its start-up trace to stderr
 #
 # For every scenario it launches the adapter with the scenario's vCPUs and
 # devices, echoes the L2 console ("L2| [label +seconds] line"), and prints
@@ -54,6 +55,7 @@ REPS=$(param reps 3)
 DMESG=$(param l2_dmesg 0)
 EXTRA_CMDLINE=""   # added to the L2 command line (sandbox.dmesg=1)
 [ "$DMESG" = 1 ] && EXTRA_CMDLINE=" sandbox.dmesg=1"
+[ "$(param vmm_trace 0)" = 1 ] && export PLUGINVMM_STARTUP_TRACE=1   # inherited by the adapter
 
 result() { echo "RESULT $*"; }
 now_us() { REPLY=${EPOCHREALTIME/./}; }
