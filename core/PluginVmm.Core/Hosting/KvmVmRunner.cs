@@ -39,8 +39,9 @@ public sealed class KvmVmRunner : IVmRunner
                 string plugin = PluginName(device);
                 var resources = root.CreateBarResources(device.Name);
                 // The category names the plugin, so whatever the device (or the SDK's virtio transport) logs says whose code it is.
+                var faults = new DeviceFaultRoute();
                 var context = new DeviceContext(device.Name, vm.Memory, vm.Interrupts, resources, control,
-                    loggerFactory.CreateLogger($"{plugin}/{device.Name}"), memoryControl);
+                    loggerFactory.CreateLogger($"{plugin}/{device.Name}"), memoryControl, faults);
                 IPciDevice pciDevice;
                 try
                 {
@@ -53,7 +54,7 @@ public sealed class KvmVmRunner : IVmRunner
                 if (pciDevice is IDisposable disposable) devices.Add(disposable);
                 try
                 {
-                    root.AddDevice(device.Name, pciDevice, resources, plugin: plugin);
+                    faults.Attach(root, root.AddDevice(device.Name, pciDevice, resources, plugin: plugin));
                 }
                 catch (PciSetupException e)
                 {
