@@ -121,6 +121,31 @@ static int pvpanic_alive(unsigned long long a) { return mmio_read8((u32)a) == 0x
 #define IVSHMEM_PATTERN 0x5a5aa5a5u
 static int ivshmem_alive(unsigned long long a) { return a < 0x100000000ull && mmio_read32((u32)a) == IVSHMEM_PATTERN; }
 
+/* pvmemcontrol: Reset (command register at +8) is answered with Ack from any state. */
+static int pvmem_alive(unsigned long long a)
+{
+    if (a >= 0x100000000ull) return 0;
+    mmio_write32((u32)a + 8, 0x060fe6d2u);
+    return mmio_read32((u32)a + 8) == 0x03cf5196u;
+}
+
+/* "a b" in one of two static buffers (a check's name is printed before the next one is made) */
+static const char *cat(const char *a, const char *b)
+{
+    static char bufs[2][64];
+    static unsigned which;
+    char *out = bufs[which++ & 1], *p = out;
+    while (*a && p < out + 62) *p++ = *a++;
+    *p++ = ' ';
+    while (*b && p < out + 63) *p++ = *b++;
+    *p = 0;
+    return out;
+}
+
+/* virtio-pci: the common configuration (BAR0 + 0) reports the queue count the device was enumerated with. */
+static unsigned virtio_queues;
+static int virtio_alive(unsigned long long a) { return a < 0x100000000ull && mmio_read16((u32)a + 0x12) == virtio_queues; }
+
 static unsigned phys_bits(void)
 {
     unsigned a, b, c, d;
@@ -168,6 +193,44 @@ static void rollback(void)
         check("ivshmem bar2 moved back with its data", bar_addr(iv->dev, 2, 1) == low && ivshmem_alive(low));
         write_bar(iv->dev, 2, 1, home);
         check("ivshmem bar2 moved home above 4 GiB", bar_addr(iv->dev, 2, 1) == home);
+    }
+    struct func *pm = find(0x1ae0, 0x0087);
+    if (pm) {
+        unsigned long long old = bar_addr(pm->dev, 0, 0);
+        check("pvmemcontrol alive before", pvmem_alive(old));
+        refuse("pvmemcontrol bar0 into RAM", pm->dev, 0, 0, 0x00100000ull, old, pvmem_alive);
+        refuse("pvmemcontrol bar0 onto LAPIC", pm->dev, 0, 0, 0xfee00000ull, old, pvmem_alive);
+        if (pp) refuse("pvmemcontrol bar0 onto pvpanic bar0", pm->dev, 0, 0, bar_addr(pp->dev, 0, 0), old, pvmem_alive);
+        write_bar(pm->dev, 0, 0, 0xd4200000ull);
+        check("pvmemcontrol bar0 moved", bar_addr(pm->dev, 0, 0) == 0xd4200000ull && pvmem_alive(0xd4200000ull));
+        write_bar(pm->dev, 0, 0, old);
+        check("pvmemcontrol bar0 moved back", bar_addr(pm->dev, 0, 0) == old && pvmem_alive(old));
+    }
+    /* virtio-block and virtio-net: 64-bit BAR0 (common/notify/ISR/device config and the MSI-X table) starts above
+       4 GiB; a legal move into the 32-bit hole makes it reachable, then the hostile writes, a second legal move and
+       the way home. */
+    static const struct { unsigned device; const char *name; unsigned long long low, other; } virtio[] = {
+        { 0x1042, "virtio-block", 0xd4000000ull, 0xd4400000ull },
+        { 0x1041, "virtio-net", 0xd4080000ull, 0xd4480000ull },
+    };
+    for (unsigned v = 0; v < 2; v++) {
+        struct func *vf = find(0x1af4, virtio[v].device);
+        if (!vf) continue;
+        const char *n = virtio[v].name;
+        unsigned long long home = bar_addr(vf->dev, 0, 1), low = virtio[v].low, size = vf->bars[0].size;
+        write_bar(vf->dev, 0, 1, low);
+        virtio_queues = mmio_read16((u32)low + 0x12);
+        puts("VIRTIO "); puts(n); puts(" queues "); puthex(virtio_queues, 4); puts("\n");
+        check(cat(n, "bar0 moved into the 32-bit hole"), bar_addr(vf->dev, 0, 1) == low && virtio_queues != 0 && virtio_queues != 0xffff);
+        refuse(cat(n, "bar0 into RAM"), vf->dev, 0, 1, 0x00200000ull & ~(size - 1), low, virtio_alive);
+        refuse(cat(n, "bar0 onto LAPIC"), vf->dev, 0, 1, 0xfee00000ull & ~(size - 1), low, virtio_alive);
+        refuse(cat(n, "bar0 beyond phys bits"), vf->dev, 0, 1, 1ull << phys_bits(), low, virtio_alive);
+        refuse(cat(n, "bar0 at 0xfffffff000000000"), vf->dev, 0, 1, 0xfffffff000000000ull, low, virtio_alive);
+        if (pp) refuse(cat(n, "bar0 onto pvpanic bar0"), vf->dev, 0, 1, bar_addr(pp->dev, 0, 0) & ~(size - 1), low, virtio_alive);
+        write_bar(vf->dev, 0, 1, virtio[v].other);
+        check(cat(n, "bar0 moved again, device answers"), bar_addr(vf->dev, 0, 1) == virtio[v].other && virtio_alive(virtio[v].other));
+        write_bar(vf->dev, 0, 1, home);
+        check(cat(n, "bar0 moved home above 4 GiB"), bar_addr(vf->dev, 0, 1) == home);
     }
     struct func *w = find(0x1234, 0xabcd); /* the third-party sample plugin: 32-bit, 64-bit and ROM BARs */
     if (w) {
