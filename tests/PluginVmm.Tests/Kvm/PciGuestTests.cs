@@ -53,6 +53,7 @@ public sealed class PciGuestTests : IDisposable
         string[] expected =
         [
             "pvpanic bar0 into RAM", "pvpanic bar0 onto LAPIC", "pvpanic bar0 onto IOAPIC", "pvpanic bar0 onto ivshmem bar0",
+            "pvpanic bar0 moved", "pvpanic bar0 moved back",
             "ivshmem bar2 moved into the 32-bit hole", "ivshmem bar2 into RAM", "ivshmem bar2 onto LAPIC",
             "ivshmem bar2 beyond phys bits", "ivshmem bar2 at 0xfffffff000000000", "ivshmem bar2 onto its own bar0",
             "ivshmem bar0 kept its address", "ivshmem bar2 moved to the highest aligned address",

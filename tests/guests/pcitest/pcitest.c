@@ -168,6 +168,10 @@ static void rollback(void)
         refuse("pvpanic bar0 onto LAPIC", pp->dev, 0, 0, 0xfee00000ull, old, pvpanic_alive);
         refuse("pvpanic bar0 onto IOAPIC", pp->dev, 0, 0, 0xfec00000ull, old, pvpanic_alive);
         if (iv) refuse("pvpanic bar0 onto ivshmem bar0", pp->dev, 0, 0, bar_addr(iv->dev, 0, 0), old, pvpanic_alive);
+        write_bar(pp->dev, 0, 0, 0xd4300000ull);
+        check("pvpanic bar0 moved", bar_addr(pp->dev, 0, 0) == 0xd4300000ull && pvpanic_alive(0xd4300000ull));
+        write_bar(pp->dev, 0, 0, old);
+        check("pvpanic bar0 moved back", bar_addr(pp->dev, 0, 0) == old && pvpanic_alive(old));
     }
     if (iv) {
         /* BAR2 (64-bit, a memory slot over the shared file) starts above 4 GiB. A legal move into the 32-bit hole
