@@ -58,7 +58,7 @@ public sealed class PciGuestTests : IDisposable
             "ivshmem bar2 beyond phys bits", "ivshmem bar2 at 0xfffffff000000000", "ivshmem bar2 onto its own bar0",
             "ivshmem bar0 kept its address", "ivshmem bar2 moved to the highest aligned address",
             "ivshmem bar2 moved back with its data", "ivshmem bar2 moved home above 4 GiB",
-            "pvmemcontrol alive before", "pvmemcontrol bar0 into RAM", "pvmemcontrol bar0 onto LAPIC",
+            "pvmemcontrol alive before", "pvmemcontrol bar0 into RAM", "pvmemcontrol bar0 onto LAPIC", "pvmemcontrol bar0 onto IOAPIC",
             "pvmemcontrol bar0 onto pvpanic bar0", "pvmemcontrol bar0 moved", "pvmemcontrol bar0 moved back",
         ];
         foreach (var virtio in new[] { "virtio-block", "virtio-net" })

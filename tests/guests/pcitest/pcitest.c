@@ -106,6 +106,19 @@ static void check(const char *what, int ok)
     if (!ok) failures++;
 }
 
+/* "a b" in one of two static buffers (a check's name is printed before the next one is made) */
+static const char *cat(const char *a, const char *b)
+{
+    static char bufs[2][64];
+    static unsigned which;
+    char *out = bufs[which++ & 1], *p = out;
+    while (*a && p < out + 62) *p++ = *a++;
+    *p++ = ' ';
+    while (*b && p < out + 63) *p++ = *b++;
+    *p = 0;
+    return out;
+}
+
 /* A hostile address must be refused: config reads the old address back and the device still answers there. */
 static void refuse(const char *what, unsigned d, unsigned i, int is64, unsigned long long target,
                    unsigned long long old, int (*alive)(unsigned long long))
@@ -114,6 +127,26 @@ static void refuse(const char *what, unsigned d, unsigned i, int is64, unsigned 
     unsigned long long now = bar_addr(d, i, is64);
     puts("TRY "); puts(what); puts(" target "); puthex64(target); puts(" readback "); puthex64(now); puts("\n");
     check(what, now == old && alive(old));
+}
+
+/* A legal move: config reads the new address and the device answers there. */
+static void relocate(const char *what, unsigned d, unsigned i, int is64, unsigned long long target,
+                     int (*alive)(unsigned long long))
+{
+    write_bar(d, i, is64, target);
+    check(what, bar_addr(d, i, is64) == target && alive(target));
+}
+
+/* A 32-bit BAR: the hostile targets every device gets, then a legal move away and back. */
+static void bar32_scenario(const char *name, unsigned d, unsigned long long legal, int (*alive)(unsigned long long))
+{
+    unsigned long long old = bar_addr(d, 0, 0);
+    check(cat(name, "alive before"), alive(old));
+    refuse(cat(name, "bar0 into RAM"), d, 0, 0, 0x00100000ull, old, alive);
+    refuse(cat(name, "bar0 onto LAPIC"), d, 0, 0, 0xfee00000ull, old, alive);
+    refuse(cat(name, "bar0 onto IOAPIC"), d, 0, 0, 0xfec00000ull, old, alive);
+    relocate(cat(name, "bar0 moved"), d, 0, 0, legal, alive);
+    relocate(cat(name, "bar0 moved back"), d, 0, 0, old, alive);
 }
 
 static int pvpanic_alive(unsigned long long a) { return mmio_read8((u32)a) == 0x03; }
@@ -127,19 +160,6 @@ static int pvmem_alive(unsigned long long a)
     if (a >= 0x100000000ull) return 0;
     mmio_write32((u32)a + 8, 0x060fe6d2u);
     return mmio_read32((u32)a + 8) == 0x03cf5196u;
-}
-
-/* "a b" in one of two static buffers (a check's name is printed before the next one is made) */
-static const char *cat(const char *a, const char *b)
-{
-    static char bufs[2][64];
-    static unsigned which;
-    char *out = bufs[which++ & 1], *p = out;
-    while (*a && p < out + 62) *p++ = *a++;
-    *p++ = ' ';
-    while (*b && p < out + 63) *p++ = *b++;
-    *p = 0;
-    return out;
 }
 
 /* virtio-pci: the common configuration (BAR0 + 0) reports the queue count the device was enumerated with. */
@@ -162,16 +182,9 @@ static void rollback(void)
     unsigned long long top = (1ull << phys_bits()) - 0x10000ull - 0x100000ull; /* exclusive end of the 64-bit area */
     puts("PHYS-BITS "); puthex(phys_bits(), 2); puts("\n");
     if (pp) {
+        bar32_scenario("pvpanic", pp->dev, 0xd4300000ull, pvpanic_alive);
         unsigned long long old = bar_addr(pp->dev, 0, 0);
-        check("pvpanic alive before", pvpanic_alive(old));
-        refuse("pvpanic bar0 into RAM", pp->dev, 0, 0, 0x00100000ull, old, pvpanic_alive);
-        refuse("pvpanic bar0 onto LAPIC", pp->dev, 0, 0, 0xfee00000ull, old, pvpanic_alive);
-        refuse("pvpanic bar0 onto IOAPIC", pp->dev, 0, 0, 0xfec00000ull, old, pvpanic_alive);
         if (iv) refuse("pvpanic bar0 onto ivshmem bar0", pp->dev, 0, 0, bar_addr(iv->dev, 0, 0), old, pvpanic_alive);
-        write_bar(pp->dev, 0, 0, 0xd4300000ull);
-        check("pvpanic bar0 moved", bar_addr(pp->dev, 0, 0) == 0xd4300000ull && pvpanic_alive(0xd4300000ull));
-        write_bar(pp->dev, 0, 0, old);
-        check("pvpanic bar0 moved back", bar_addr(pp->dev, 0, 0) == old && pvpanic_alive(old));
     }
     if (iv) {
         /* BAR2 (64-bit, a memory slot over the shared file) starts above 4 GiB. A legal move into the 32-bit hole
@@ -200,15 +213,9 @@ static void rollback(void)
     }
     struct func *pm = find(0x1ae0, 0x0087);
     if (pm) {
+        bar32_scenario("pvmemcontrol", pm->dev, 0xd4200000ull, pvmem_alive);
         unsigned long long old = bar_addr(pm->dev, 0, 0);
-        check("pvmemcontrol alive before", pvmem_alive(old));
-        refuse("pvmemcontrol bar0 into RAM", pm->dev, 0, 0, 0x00100000ull, old, pvmem_alive);
-        refuse("pvmemcontrol bar0 onto LAPIC", pm->dev, 0, 0, 0xfee00000ull, old, pvmem_alive);
         if (pp) refuse("pvmemcontrol bar0 onto pvpanic bar0", pm->dev, 0, 0, bar_addr(pp->dev, 0, 0), old, pvmem_alive);
-        write_bar(pm->dev, 0, 0, 0xd4200000ull);
-        check("pvmemcontrol bar0 moved", bar_addr(pm->dev, 0, 0) == 0xd4200000ull && pvmem_alive(0xd4200000ull));
-        write_bar(pm->dev, 0, 0, old);
-        check("pvmemcontrol bar0 moved back", bar_addr(pm->dev, 0, 0) == old && pvmem_alive(old));
     }
     /* virtio-block and virtio-net: 64-bit BAR0 (common/notify/ISR/device config and the MSI-X table) starts above
        4 GiB; a legal move into the 32-bit hole makes it reachable, then the hostile writes, a second legal move and
@@ -231,8 +238,7 @@ static void rollback(void)
         refuse(cat(n, "bar0 beyond phys bits"), vf->dev, 0, 1, 1ull << phys_bits(), low, virtio_alive);
         refuse(cat(n, "bar0 at 0xfffffff000000000"), vf->dev, 0, 1, 0xfffffff000000000ull, low, virtio_alive);
         if (pp) refuse(cat(n, "bar0 onto pvpanic bar0"), vf->dev, 0, 1, bar_addr(pp->dev, 0, 0) & ~(size - 1), low, virtio_alive);
-        write_bar(vf->dev, 0, 1, virtio[v].other);
-        check(cat(n, "bar0 moved again, device answers"), bar_addr(vf->dev, 0, 1) == virtio[v].other && virtio_alive(virtio[v].other));
+        relocate(cat(n, "bar0 moved again, device answers"), vf->dev, 0, 1, virtio[v].other, virtio_alive);
         write_bar(vf->dev, 0, 1, home);
         check(cat(n, "bar0 moved home above 4 GiB"), bar_addr(vf->dev, 0, 1) == home);
     }
