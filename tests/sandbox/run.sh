@@ -136,8 +136,11 @@ build_args=()
 if [ "$VMM" = pluginvmm ]; then
     repo=$(cd "$SANDBOX_DIR/../.." && pwd)
     # republish only when a source file changed since the last publish
+    publish_flags="-c Release -r linux-x64 --self-contained true -p:UseAppHost=true -p:PublishReadyToRun=true"
+    publish_flags+=" -p:PublishReadyToRunComposite=true -p:TieredCompilation=false"
     vmm_sources_changed() {
         [ -f "$CACHE/vmm-publish/.published" ] || return 0
+        [ "$(cat "$CACHE/vmm-publish/.published")" = "$publish_flags" ] || return 0   # published another way
         [ -n "$(cd "$repo" && find core sdk plugins Directory.Build.props Directory.Packages.props \
                  \( -name bin -o -name obj \) -prune -o -type f -newer "$CACHE/vmm-publish/.published" \
                  -print -quit 2>/dev/null)" ]
@@ -160,11 +163,10 @@ if [ "$VMM" = pluginvmm ]; then
         # the composite ~50. It also starts without the `dotnet` muxer's framework resolution. Tiered compilation
         # off: the precompiled code is final, instead of ~140 hot methods being recompiled (tier 1) on L1's
         # emulated CPUs while the guest boots, which slowed the L2 kernel itself (uptime at /init 7-8 s vs 5.7 s).
-        dotnet publish "$src/core/PluginVmm/PluginVmm.csproj" -c Release -r linux-x64 --self-contained true \
-            -p:UseAppHost=true -p:PublishReadyToRun=true -p:PublishReadyToRunComposite=true \
-            -p:TieredCompilation=false -o "$VMM_DIR" \
+        # shellcheck disable=SC2086
+        dotnet publish "$src/core/PluginVmm/PluginVmm.csproj" $publish_flags -o "$VMM_DIR" \
             --nologo -v quiet >> "$LOG" 2>&1 || { note "dotnet publish failed (see $LOG)"; exit 1; }
-        touch "$VMM_DIR/.published"
+        echo "$publish_flags" > "$VMM_DIR/.published"
     fi
     build_args=(--vmm-dir "$VMM_DIR")
 fi
