@@ -9,5 +9,9 @@ namespace PluginVmm.Core.Hosting;
 /// <summary>What the core hands one device instance at creation.</summary>
 internal sealed record DeviceContext(
     string Name, IGuestMemory Memory, IInterruptController Interrupts, IBarResources BarResources, IVmControl Vm, ILogger Logger,
-    IGuestMemoryControl? MemoryControl = null)
-    : IDeviceContext;
+    IGuestMemoryControl? MemoryControl = null, IReadOnlyList<GuestRamMapping>? Ram = null)
+    : IDeviceContext
+{
+    /// <inheritdoc/>
+    public IReadOnlyList<GuestRamMapping> RamMappings => Ram ?? [];
+}

@@ -31,4 +31,10 @@ public interface IDeviceContext
     /// pvmemcontrol; null when the host offers none (the default, so existing contexts keep compiling).
     /// </summary>
     IGuestMemoryControl? MemoryControl => null;
+
+    /// <summary>
+    /// Guest RAM ranges with the host addresses that back them, for DMA set-up in the host kernel (VFIO); empty when
+    /// the host offers none (the default, so existing contexts keep compiling).
+    /// </summary>
+    IReadOnlyList<GuestRamMapping> RamMappings => [];
 }
