@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using PluginVmm.Sdk.Interrupts;
 using PluginVmm.Sdk.Pci;
 using PluginVmm.Sdk.Plugins;
+using PluginVmm.Sdk.Resources;
 
 namespace PluginVmm.Plugins.Vfio;
 
@@ -35,7 +36,10 @@ internal sealed class VfioDevice : PciDevice, IDisposable
     private readonly IMsiVectorGroup? _msixGroup;
     private readonly VfioMsiCapability? _msi;
     private readonly IMsiVectorGroup? _msiGroup;
+    private readonly IBarResources _barResources;
+    private readonly List<(int Bar, ulong Offset, IHostMemory Memory)> _windows = [];
     private readonly List<IDisposable> _slots = [];
+    private bool _slotsMapped;
     private ushort _msixControl;          // Enable and Function Mask as the guest wrote them
     private bool _msixWired, _msiWired;
     private bool _fenced;
@@ -45,6 +49,7 @@ internal sealed class VfioDevice : PciDevice, IDisposable
         _function = function;
         _logger = context.Logger;
         _name = context.Name;
+        _barResources = context.BarResources;
         _config = function.Region(VfioRegion.Config);
         _msixLayout = VfioCapabilities.Msix(host);
         if (_msixLayout is { } x && function.IrqCount(VfioIrq.Msix) > 0 && Configuration.Bars.Any(b => b.Index == x.TableBar) &&
@@ -63,7 +68,15 @@ internal sealed class VfioDevice : PciDevice, IDisposable
             _msi = new VfioMsiCapability(msi, host.AsSpan(msi.CapabilityOffset));
             _msiGroup = context.Interrupts.CreateMsiGroup(Math.Min(msi.Vectors, function.IrqCount(VfioIrq.Msi)));
         }
-        MapBars(context);
+        try
+        {
+            MapBars(context);
+        }
+        catch
+        {
+            foreach (var (_, _, memory) in _windows) memory.Dispose();
+            throw;
+        }
     }
 
     /// <summary>The MSI-X layout of the host function when we emulate its table (for tests and logs).</summary>
@@ -86,7 +99,8 @@ internal sealed class VfioDevice : PciDevice, IDisposable
         return config;
     }
 
-    // Memory slots for the mmap-able parts of each memory BAR, keeping the MSI-X table and PBA pages out.
+    // mmap()s the mmap-able parts of each memory BAR, keeping the MSI-X table and PBA pages out. They become memory
+    // slots only while the guest has memory decoding on (UpdateSlots).
     private void MapBars(IDeviceContext context)
     {
         foreach (var bar in Configuration.Bars)
@@ -95,19 +109,32 @@ internal sealed class VfioDevice : PciDevice, IDisposable
             var region = _function.Region(bar.Index);
             var trapped = _msixLayout?.RangesIn(bar.Index) ?? [];
             foreach (var w in VfioBarLayout.MappedWindows(region, trapped))
-            {
-                var memory = context.BarResources.MapFd(_function.DeviceFd, region.Offset + (long)w.Offset, w.Size);
-                try
-                {
-                    _slots.Add(context.BarResources.MapIntoBar(bar.Index, w.Offset, memory));
-                }
-                catch
-                {
-                    memory.Dispose();
-                    throw;
-                }
-                _slots.Add(memory);
-            }
+                _windows.Add((bar.Index, w.Offset, context.BarResources.MapFd(_function.DeviceFd, region.Offset + (long)w.Offset, w.Size)));
+        }
+    }
+
+    // vfio-pci makes the BAR mmaps fault (SIGBUS) while the host function's memory decoding is off, and KVM would
+    // fail the vCPU on such a fault; so the slots exist only while decoding is on. With it off, the core does not
+    // pass BAR accesses to the device either: the guest reads all ones, as from real hardware.
+    private void UpdateSlots()
+    {
+        bool want = Configuration.MemoryDecodeEnabled;
+        if (want == _slotsMapped) return;
+        if (!want)
+        {
+            foreach (var slot in _slots) TryDispose(slot);
+            _slots.Clear();
+            _slotsMapped = false;
+            return;
+        }
+        try
+        {
+            foreach (var (bar, offset, memory) in _windows) _slots.Add(_barResources.MapIntoBar(bar, offset, memory));
+            _slotsMapped = true;
+        }
+        catch (Exception e)
+        {
+            Fence($"memory slot set-up ({e.Message})");
         }
     }
 
@@ -143,6 +170,7 @@ internal sealed class VfioDevice : PciDevice, IDisposable
         }
         if ((uint)register < PciConfiguration.RegisterCount && !_function.Write(_config, (ulong)(register * 4 + offset), data))
             Fence($"config write at 0x{register * 4 + offset:x}");
+        else if (register == CommandRegister) UpdateSlots();
     }
 
     private void WriteMsixControl(int offset, ReadOnlySpan<byte> data)
@@ -245,6 +273,7 @@ internal sealed class VfioDevice : PciDevice, IDisposable
             _name, what, _function.Address);
         foreach (var slot in _slots) TryDispose(slot);
         _slots.Clear();
+        _slotsMapped = false;
         if (_msixWired) _function.SetIrqEventFds(VfioIrq.Msix, []);
         if (_msiWired) _function.SetIrqEventFds(VfioIrq.Msi, []);
         _msixWired = _msiWired = false;
@@ -270,6 +299,8 @@ internal sealed class VfioDevice : PciDevice, IDisposable
         _msixWired = _msiWired = false;
         foreach (var slot in _slots) TryDispose(slot);
         _slots.Clear();
+        foreach (var (_, _, memory) in _windows) TryDispose(memory);
+        _windows.Clear();
         _msixGroup?.Dispose();
         _msiGroup?.Dispose();
         _function.Dispose();
