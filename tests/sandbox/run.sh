@@ -4,7 +4,7 @@
 # usage: run.sh [options]
 #   --vmm qemu|pluginvmm    L2 VMM (adapter /sandbox/vmm-NAME.sh in L1); default qemu
 #   --scenarios a,b,c       from: boot smp pci panic bar blk net virtio-bar vfio custom (default
-#                           boot,smp,pci,panic,bar,blk,net,virtio-bar; "custom" when --guest-kernel
+#                           boot,smp,pci,panic,bar,blk,net,virtio-bar,vfio; "custom" when --guest-kernel
 #                           is given); vfio boots L1 with an emulated IOMMU and QEMU's edu device
 #   --machine q35|microvm   machine type for the qemu adapter (default q35)
 #   --vmm-dir DIR           published PluginVmm (DIR/vmm.dll or DIR/vmm) for
@@ -101,7 +101,7 @@ for n in "$L2_TIMEOUT" "$L2_MEMORY" "$IDLE" "$L1_RETRIES" "$BUDGET" "$L1_MEMORY"
 done
 [ $BENCH = yes ] && SCENARIOS=boot   # replaced by "bench" below
 if [ -z "$SCENARIOS" ]; then
-    SCENARIOS=boot,smp,pci,panic,bar,blk,net,virtio-bar
+    SCENARIOS=boot,smp,pci,panic,bar,blk,net,virtio-bar,vfio
     [ -n "$G_KERNEL" ] && SCENARIOS=custom
 fi
 for s in ${SCENARIOS//,/ }; do
