@@ -168,7 +168,8 @@ internal sealed class VfioDevice : PciDevice, IDisposable
             SyncMsi();
             return;
         }
-        if ((uint)register < PciConfiguration.RegisterCount && !_function.Write(_config, (ulong)(register * 4 + offset), data))
+        if ((ulong)register * 4 + 4 > _config.Size) return;   // beyond the host's config space: dropped, as a read gives 0
+        if (!_function.Write(_config, (ulong)(register * 4 + offset), data))
             Fence($"config write at 0x{register * 4 + offset:x}");
         else if (register == CommandRegister) UpdateSlots();
     }
@@ -258,9 +259,9 @@ internal sealed class VfioDevice : PciDevice, IDisposable
 
     private uint ReadHostConfig(int register)
     {
+        if ((ulong)register * 4 + 4 > _config.Size) return 0; // beyond the host's config space (no extended space): absent
         Span<byte> b = stackalloc byte[4];
         if (_function.Read(_config, (ulong)register * 4, b)) return BinaryPrimitives.ReadUInt32LittleEndian(b);
-        if (register * 4 >= (long)_config.Size) return 0; // beyond the host's config space (no extended space): absent
         Fence($"config read at 0x{register * 4:x}");
         return 0xFFFF_FFFF;
     }

@@ -174,6 +174,17 @@ public sealed class VfioDeviceTests
     }
 
     [Fact]
+    public void Extended_config_space_the_host_lacks_reads_zero_and_drops_writes_without_fencing()
+    {
+        var f = NicLike();                               // 256 bytes: conventional config space only
+        var (device, driver, _) = Open(f);
+        Assert.Equal(0u, driver.Read32(0x100));
+        driver.Write32(0x100, 0x1234);
+        Assert.False(device.Fenced);
+        Assert.Empty(f.Writes);
+    }
+
+    [Fact]
     public void Dispose_switches_host_interrupts_off_and_closes_the_function()
     {
         var f = NicLike();
