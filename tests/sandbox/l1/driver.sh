@@ -163,7 +163,8 @@ scenario_setup() {
     vfio|vfio_qemu)   # l1/vfio.sh; vfio_qemu: with the qemu adapter whatever --vmm is
         [ "$1" = vfio_qemu ] && S_ADAPTER=/sandbox/vmm-qemu.sh
         vfio_setup || return 1
-        cmdline="$L2_CMDLINE sandbox.scenario=vfio$EXTRA_CMDLINE$S_CMDLINE_EXTRA" ;;
+        # 64 KiB of L2 RAM the guest kernel leaves alone, for the device's DMA (l2/vfio.sh)
+        cmdline="$L2_CMDLINE memmap=64K\$0x07000000 sandbox.scenario=vfio$EXTRA_CMDLINE$S_CMDLINE_EXTRA" ;;
     custom)  # run.sh --guest-*: files appended to the L1 initramfs
         kernel=/sandbox/guest/kernel initrd=/sandbox/guest/initrd
         cmdline=$(cat /sandbox/guest/cmdline)

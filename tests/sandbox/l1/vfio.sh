@@ -37,6 +37,7 @@ vfio_verdict() { # CONSOLE
     for v in id:0x010000ed live:0xedcba987 fact:0x00375f00 moved_id:0x010000ed moved_live:0xedcba987 moved_fact:0x00375f00; do
         [ "$(lc "$(guest_value "$c" ${v%%:*})")" = ${v#*:} ] || REPLY="${REPLY}${v%%:*}=$(guest_value "$c" ${v%%:*})_expected_${v#*:},"
     done
+    for v in dma moved_dma; do [ "$(guest_value "$c" $v)" = ok ] || REPLY="${REPLY}$v=$(guest_value "$c" $v)_expected_ok,"; done
     old=$(guest_value "$c" bar_old)
     [ -n "$old" ] || REPLY="${REPLY}no_bar_old,"
     if [ -n "${S_CMDLINE_EXTRA:-}" ]; then
