@@ -62,8 +62,11 @@ scenario_vfio() {
     result "bar0_resource=$s-$e/$flags"
     echo 1 > /sys/bus/pci/devices/$dev/enable
     # bus mastering for the DMA check (enable turns on decoding only); STATUS is written as 0 (its bits clear on 1)
-    cfg_write32 4 $(( ($(hexdump -s 4 -n 4 -e '1/4 "%u"' "$cfg") & 0xffff) | 0x6 ))
+    [ "$(param no_bme)" = 1 ] || cfg_write32 4 $(( ($(hexdump -s 4 -n 4 -e '1/4 "%u"' "$cfg") & 0xffff) | 0x6 ))
     result "command=$(hexdump -s 4 -n 2 -e '1/2 "0x%04x"' "$cfg")"
+    sleep 1; result "after_bme=alive"
+    result "id_probe=$(devmem $s 32)"
+    result "status_probe=$(devmem $((s + 0x20)) 32)"
     old_lo=$(bar_lo) old=$((s))
     result "bar_old=$old_lo"
     set -- $(edu_check $old)
