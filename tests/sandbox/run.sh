@@ -3,8 +3,9 @@
 #
 # usage: run.sh [options]
 #   --vmm qemu|pluginvmm    L2 VMM (adapter /sandbox/vmm-NAME.sh in L1); default qemu
-#   --scenarios a,b,c       from: boot smp pci panic bar custom (default boot,smp,pci,panic,bar,blk,net,virtio-bar;
-#                           "custom" when --guest-kernel is given)
+#   --scenarios a,b,c       from: boot smp pci panic bar blk net virtio-bar vfio custom (default
+#                           boot,smp,pci,panic,bar,blk,net,virtio-bar,vfio; "custom" when --guest-kernel
+#                           is given); vfio boots L1 with an emulated IOMMU and QEMU's edu device
 #   --machine q35|microvm   machine type for the qemu adapter (default q35)
 #   --vmm-dir DIR           published PluginVmm (DIR/vmm.dll or DIR/vmm) for
 #                           --vmm pluginvmm; default: `dotnet publish` of
@@ -103,12 +104,12 @@ for n in "$L2_TIMEOUT" "$L2_MEMORY" "$IDLE" "$L1_RETRIES" "$BUDGET" "$L1_MEMORY"
 done
 [ $BENCH = yes ] && SCENARIOS=boot   # replaced by "bench" below
 if [ -z "$SCENARIOS" ]; then
-    SCENARIOS=boot,smp,pci,panic,bar,blk,net,virtio-bar
+    SCENARIOS=boot,smp,pci,panic,bar,blk,net,virtio-bar,vfio
     [ -n "$G_KERNEL" ] && SCENARIOS=custom
 fi
 for s in ${SCENARIOS//,/ }; do
-    case "$s" in boot|smp|pci|panic|bar|custom|blk|net|virtio-bar|blkbench|netbench) ;;
-    blk_qemu|net_qemu|virtio-bar_qemu|blkbench_qemu|netbench_qemu) ;;   # NAME with the qemu adapter
+    case "$s" in boot|smp|pci|panic|bar|custom|blk|net|virtio-bar|blkbench|netbench|vfio) ;;
+    blk_qemu|net_qemu|virtio-bar_qemu|blkbench_qemu|netbench_qemu|vfio_qemu) ;;   # NAME with the qemu adapter
     *) echo "run.sh: unknown scenario $s" >&2; exit 2 ;; esac
 done
 [ $BENCH = yes ] && SCENARIOS=bench
@@ -212,8 +213,15 @@ boot_l1() {
     [ $BENCH = yes ] && append+=" sandbox.bench=$BENCH_CONFIGS sandbox.reps=$REPS"
     [ $L2_DMESG = yes ] && append+=" sandbox.l2_dmesg=1"
     [ $VMM_TRACE = yes ] && append+=" sandbox.vmm_trace=1"
+    # vfio: an emulated IOMMU (intremap: interrupt remapping, which vfio needs for MSI) and QEMU's "edu" PCI
+    # device for L1 to pass through; only in an L1 that runs the scenario, so the others boot as they always did
+    local vfio_dev=()
+    if [[ ",$scenarios," == *,vfio,* || ",$scenarios," == *,vfio_qemu,* ]]; then
+        vfio_dev=(-device intel-iommu,intremap=on -device edu)
+        append+=" intel_iommu=on"
+    fi
     local cmd=(qemu-system-x86_64 -accel tcg -M q35 -cpu EPYC,+svm -m "$L1_MEMORY" -smp "$L1_CPUS"
-               -nodefaults -no-user-config -display none -no-reboot -serial stdio
+               -nodefaults -no-user-config -display none -no-reboot -serial stdio "${vfio_dev[@]}"
                -kernel "$KERNEL" -initrd "$IMAGE" -append "$append")
     { echo "L0-ATTEMPT $attempt scenarios=$scenarios timeout=${timeout}s"
       printf 'L0-CMD:'; printf ' %q' "${cmd[@]}"; echo; } >> "$LOG"

@@ -146,6 +146,7 @@ guest_results() {
 guest_value() { sed -n "s/^RESULT $2=//p" "$1" | head -n1; }
 
 source /sandbox/virtio.sh   # the virtio scenarios: virtio_setup, virtio_verdict
+source /sandbox/vfio.sh     # the vfio scenario: vfio_setup, vfio_verdict
 
 # --- scenarios --------------------------------------------------------------------
 # scenario_setup NAME -> S_ARGS (adapter arguments), S_TIMEOUT
@@ -158,9 +159,14 @@ scenario_setup() {
     smp) vcpus=2 ;;
     pci) S_ARGS+=(--device pvpanic) ;;
     panic|bar) S_ARGS+=(--device pvpanic) ;;
-    blk|net|virtio-bar|blkbench|netbench|*_qemu)   # l1/virtio.sh
+    blk|net|virtio-bar|blkbench|netbench|blk_qemu|net_qemu|virtio-bar_qemu|blkbench_qemu|netbench_qemu)   # l1/virtio.sh
         virtio_setup "$1" || return 1
         cmdline="$L2_CMDLINE sandbox.scenario=$(virtio_base "$1")$EXTRA_CMDLINE$S_CMDLINE_EXTRA" ;;
+    vfio|vfio_qemu)   # l1/vfio.sh; vfio_qemu: with the qemu adapter whatever --vmm is
+        [ "$1" = vfio_qemu ] && S_ADAPTER=/sandbox/vmm-qemu.sh
+        vfio_setup || return 1
+        # 64 KiB of L2 RAM the guest kernel leaves alone, for the device's DMA (l2/vfio.sh)
+        cmdline="$L2_CMDLINE memmap=64K\$0x07000000 sandbox.scenario=vfio$EXTRA_CMDLINE$S_CMDLINE_EXTRA" ;;
     custom)  # run.sh --guest-*: files appended to the L1 initramfs
         kernel=/sandbox/guest/kernel initrd=/sandbox/guest/initrd
         cmdline=$(cat /sandbox/guest/cmdline)
@@ -197,6 +203,9 @@ scenario_verdict() {
         [ "$(guest_value "$c" bar_events)" = 0x03 ] || REPLY="${REPLY}events_not_0x03,"
         [ "$(guest_value "$c" pvpanic_driver)" = bound ] || REPLY="${REPLY}driver_not_bound,"
         [ "$RUN_RC" = "$PANIC_RC" ] || REPLY="${REPLY}rc=${RUN_RC}_expected_$PANIC_RC"
+        return ;;
+    vfio|vfio_qemu)
+        vfio_verdict "$c"
         return ;;
     blk|net|virtio-bar|blkbench|netbench|*_qemu)
         virtio_verdict "$s" "$c"
