@@ -61,7 +61,7 @@ root=$(build_dir)/l1/root
 new_root "$root"
 install -m 755 "$SANDBOX_DIR/l1/init" "$root/init"
 mkdir -p "$root/sandbox/l2"
-install -m 755 "$SANDBOX_DIR"/l1/driver.sh "$SANDBOX_DIR"/l1/virtio.sh "$SANDBOX_DIR"/l1/vfio.sh "$SANDBOX_DIR"/l1/vmm-*.sh "$root/sandbox/"
+install -m 755 "$SANDBOX_DIR"/l1/driver.sh "$SANDBOX_DIR"/l1/virtio.sh "$SANDBOX_DIR"/l1/vfio.sh "$SANDBOX_DIR"/l1/ivshmem.sh "$SANDBOX_DIR"/l1/vmm-*.sh "$root/sandbox/"
 cp "$SANDBOX_DIR/l1/vmm-adapter-contract.txt" "$root/sandbox/"
 cp "$(kernel_image)" "$root/sandbox/l2/vmlinuz"
 cp "$l2" "$root/sandbox/l2/initramfs.cpio"

@@ -3,8 +3,8 @@
 #
 # usage: run.sh [options]
 #   --vmm qemu|pluginvmm    L2 VMM (adapter /sandbox/vmm-NAME.sh in L1); default qemu
-#   --scenarios a,b,c       from: boot smp pci panic bar blk net virtio-bar vfio custom (default
-#                           boot,smp,pci,panic,bar,blk,net,virtio-bar,vfio; "custom" when --guest-kernel
+#   --scenarios a,b,c       from: boot smp pci panic bar blk net virtio-bar ivshmem vfio custom (default
+#                           boot,smp,pci,panic,bar,blk,net,virtio-bar,ivshmem,vfio; "custom" when --guest-kernel
 #                           is given); vfio boots L1 with an emulated IOMMU and QEMU's edu device
 #   --machine q35|microvm   machine type for the qemu adapter (default q35)
 #   --vmm-dir DIR           published PluginVmm (DIR/vmm.dll or DIR/vmm) for
@@ -104,12 +104,12 @@ for n in "$L2_TIMEOUT" "$L2_MEMORY" "$IDLE" "$L1_RETRIES" "$BUDGET" "$L1_MEMORY"
 done
 [ $BENCH = yes ] && SCENARIOS=boot   # replaced by "bench" below
 if [ -z "$SCENARIOS" ]; then
-    SCENARIOS=boot,smp,pci,panic,bar,blk,net,virtio-bar,vfio
+    SCENARIOS=boot,smp,pci,panic,bar,blk,net,virtio-bar,ivshmem,vfio
     [ -n "$G_KERNEL" ] && SCENARIOS=custom
 fi
 for s in ${SCENARIOS//,/ }; do
-    case "$s" in boot|smp|pci|panic|bar|custom|blk|net|virtio-bar|blkbench|netbench|vfio) ;;
-    blk_qemu|net_qemu|virtio-bar_qemu|blkbench_qemu|netbench_qemu|vfio_qemu) ;;   # NAME with the qemu adapter
+    case "$s" in boot|smp|pci|panic|bar|custom|blk|net|virtio-bar|blkbench|netbench|ivshmem|vfio) ;;
+    blk_qemu|net_qemu|virtio-bar_qemu|blkbench_qemu|netbench_qemu|ivshmem_qemu|vfio_qemu) ;;   # NAME with the qemu adapter
     *) echo "run.sh: unknown scenario $s" >&2; exit 2 ;; esac
 done
 [ $BENCH = yes ] && SCENARIOS=bench

@@ -147,6 +147,7 @@ guest_value() { sed -n "s/^RESULT $2=//p" "$1" | head -n1; }
 
 source /sandbox/virtio.sh   # the virtio scenarios: virtio_setup, virtio_verdict
 source /sandbox/vfio.sh     # the vfio scenario: vfio_setup, vfio_verdict
+source /sandbox/ivshmem.sh  # the ivshmem scenario: ivshmem_setup, ivshmem_verdict
 
 # --- scenarios --------------------------------------------------------------------
 # scenario_setup NAME -> S_ARGS (adapter arguments), S_TIMEOUT
@@ -162,6 +163,10 @@ scenario_setup() {
     blk|net|virtio-bar|blkbench|netbench|blk_qemu|net_qemu|virtio-bar_qemu|blkbench_qemu|netbench_qemu)   # l1/virtio.sh
         virtio_setup "$1" || return 1
         cmdline="$L2_CMDLINE sandbox.scenario=$(virtio_base "$1")$EXTRA_CMDLINE$S_CMDLINE_EXTRA" ;;
+    ivshmem|ivshmem_qemu)   # l1/ivshmem.sh; ivshmem_qemu: with the qemu adapter whatever --vmm is
+        [ "$1" = ivshmem_qemu ] && S_ADAPTER=/sandbox/vmm-qemu.sh
+        ivshmem_setup || return 1
+        cmdline="$L2_CMDLINE sandbox.scenario=ivshmem$EXTRA_CMDLINE$S_CMDLINE_EXTRA" ;;
     vfio|vfio_qemu)   # l1/vfio.sh; vfio_qemu: with the qemu adapter whatever --vmm is
         [ "$1" = vfio_qemu ] && S_ADAPTER=/sandbox/vmm-qemu.sh
         vfio_setup || return 1
@@ -203,6 +208,9 @@ scenario_verdict() {
         [ "$(guest_value "$c" bar_events)" = 0x03 ] || REPLY="${REPLY}events_not_0x03,"
         [ "$(guest_value "$c" pvpanic_driver)" = bound ] || REPLY="${REPLY}driver_not_bound,"
         [ "$RUN_RC" = "$PANIC_RC" ] || REPLY="${REPLY}rc=${RUN_RC}_expected_$PANIC_RC"
+        return ;;
+    ivshmem|ivshmem_qemu)
+        ivshmem_verdict "$c"
         return ;;
     vfio|vfio_qemu)
         vfio_verdict "$c"
