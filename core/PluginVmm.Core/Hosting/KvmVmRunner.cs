@@ -43,7 +43,8 @@ public sealed class KvmVmRunner : IVmRunner
                 // The category names the plugin, so whatever the device (or the SDK's virtio transport) logs says whose code it is.
                 var faults = new DeviceFaultRoute();
                 var context = new DeviceContext(device.Name, vm.Memory, vm.Interrupts, resources, control,
-                    loggerFactory.CreateLogger($"{plugin}/{device.Name}"), memoryControl, ramMappings, faults);
+                    loggerFactory.CreateLogger($"{plugin}/{device.Name}"), memoryControl, ramMappings, faults,
+                    RamPinned: name => memoryControl.DisableDiscard(name));
                 IPciDevice pciDevice;
                 try
                 {

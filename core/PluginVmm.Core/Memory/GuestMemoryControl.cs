@@ -24,6 +24,7 @@ public sealed unsafe class GuestMemoryControl : IGuestMemoryControl
     private readonly int _mapCountLimit;
     private readonly Func<int> _countMappings;
     private long _splitAllowance;
+    private volatile string? _discardDisabledBy;
 
     /// <summary>Control over <paramref name="memory"/>, keeping the VMA count under half of vm.max_map_count.</summary>
     public GuestMemoryControl(GuestMemory memory) : this(memory, ReadMaxMapCount() / 2, CountMappings)
@@ -44,6 +45,17 @@ public sealed unsafe class GuestMemoryControl : IGuestMemoryControl
     /// <inheritdoc/>
     public ulong PageSize { get; } = (ulong)Environment.SystemPageSize;
 
+    /// <summary>
+    /// Refuses, from now on, advice that drops guest pages (DONTNEED, REMOVE, FREE, PAGEOUT) with EBUSY: guest RAM is
+    /// pinned for device DMA (VFIO maps it into the IOMMU), and a dropped page would be replaced by a fresh one the
+    /// IOMMU does not know, so the device would keep writing the old one. QEMU inhibits its balloon for the same
+    /// reason. <paramref name="by"/> names who pinned it.
+    /// </summary>
+    public void DisableDiscard(string by) => _discardDisabledBy ??= by;
+
+    /// <summary>Who disabled discarding (null while it is allowed).</summary>
+    public string? DiscardDisabledBy => _discardDisabledBy;
+
     /// <inheritdoc/>
     public int Advise(ulong address, ulong length, GuestMemoryAdvice advice)
     {
@@ -59,6 +71,9 @@ public sealed unsafe class GuestMemoryControl : IGuestMemoryControl
             _ => -1,
         };
         if (madv < 0) return Errno.EINVAL;
+        if (_discardDisabledBy is not null && advice is GuestMemoryAdvice.DontNeed or GuestMemoryAdvice.Remove
+                or GuestMemoryAdvice.Free or GuestMemoryAdvice.PageOut)
+            return Errno.EBUSY;
         bool splits = advice is GuestMemoryAdvice.DontDump or GuestMemoryAdvice.Mergeable or GuestMemoryAdvice.Unmergeable;
         return OnRange(address, length, (p, n) => LibC.Madvise(p, n, madv), splits);
     }

@@ -101,4 +101,34 @@ public sealed class GuestMemoryControlTests
         done = 0; // VMAs merged back: room again
         Assert.Equal(0, control.Advise(0x80000, 0x1000, GuestMemoryAdvice.DontDump));
     }
+
+    [Fact]
+    public void Once_ram_is_pinned_for_dma_dropping_pages_is_refused_with_ebusy_and_the_data_stays()
+    {
+        using var mem = GuestMemory.Create(1 << 20);
+        var control = new GuestMemoryControl(mem);
+        mem.GetSpan(0x4000, 0x1000).Fill(0x5A);
+
+        control.DisableDiscard("vfio0");
+
+        Assert.Equal("vfio0", control.DiscardDisabledBy);
+        foreach (var advice in new[] { GuestMemoryAdvice.DontNeed, GuestMemoryAdvice.Remove, GuestMemoryAdvice.Free, GuestMemoryAdvice.PageOut })
+            Assert.Equal(16, control.Advise(0x4000, 0x1000, advice));   // EBUSY
+        Assert.True(mem.GetSpan(0x4000, 0x1000).IndexOfAnyExcept((byte)0x5A) < 0);
+        Assert.Equal(0, control.Advise(0x4000, 0x1000, GuestMemoryAdvice.DontDump)); // not a drop: still allowed
+    }
+
+    [Fact]
+    public void A_device_asking_for_the_host_addresses_of_ram_disables_discarding()
+    {
+        using var mem = GuestMemory.Create(1 << 20);
+        var control = new GuestMemoryControl(mem);
+        var context = new PluginVmm.Core.Hosting.DeviceContext("vfio0", mem, null!, null!, null!,
+            Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, control, [], RamPinned: control.DisableDiscard);
+
+        Assert.Null(control.DiscardDisabledBy);
+        _ = context.RamMappings;
+
+        Assert.Equal("vfio0", control.DiscardDisabledBy);
+    }
 }
