@@ -1,0 +1,61 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using PluginVmm.Plugins.VirtioBlock;
+using PluginVmm.Sdk.Memory;
+using PluginVmm.Sdk.Testing;
+using PluginVmm.Sdk.Virtio;
+using Xunit;
+
+namespace PluginVmm.Tests.Fuzz;
+
+/// <summary>Regression tests for what the virtqueue fuzzers (<see cref="VirtioBlockProperties"/>, <see cref="VirtioNetProperties"/>) found.</summary>
+public sealed class VirtqueueFuzzFindingsTests : IDisposable
+{
+    private readonly string _path = Path.GetTempFileName();
+    private readonly InMemoryGuestMemory _memory = new(0x10_0000);
+    private VirtioPciTransport? _transport;
+
+    public VirtqueueFuzzFindingsTests() => File.WriteAllBytes(_path, new byte[64 * 512]);
+
+    public void Dispose()
+    {
+        _transport?.Dispose();
+        File.Delete(_path);
+    }
+
+    private (VirtioPciDriver Driver, GuestVirtqueue Queue) StartBlock()
+    {
+        var context = new TestDeviceContext(_memory) { Name = "vblk0" };
+        _transport = new VirtioPciTransport(new VirtioBlockDevice(_path, false, 1, "s", NullLogger.Instance), context, 0x01, 0x80);
+        var driver = new VirtioPciDriver(_transport, _memory, context.FakeResources);
+        Assert.True(driver.Negotiate(ulong.MaxValue));
+        var queue = driver.SetupQueue(0, 16, 0x1000, VirtioPciTransport.NoVector).Queue;
+        driver.DriverOk();
+        return (driver, queue);
+    }
+
+    /// <summary>
+    /// Found by <see cref="VirtioBlockProperties"/> (a 23-operation run; the 22nd chain ended in a writable buffer at
+    /// 0xffffffff00010322 of length 0xffffffff): the status byte goes in the last byte of the last writable buffer, and
+    /// for a buffer whose end wraps past 2^64 the device computed that byte as address + length − 1 modulo 2^64 — an
+    /// unrelated guest address in RAM (here the avail ring) — and wrote IOERR there. Such a buffer has no last byte:
+    /// the chain must come back with nothing written.
+    /// </summary>
+    [Fact]
+    public void StatusBuffer_WrappingPast2To64_WritesNothing()
+    {
+        var (driver, queue) = StartBlock();
+        const ulong victim = 0x5000, header = 0x2_0000;
+        _memory.Bytes[victim] = 0xEE;
+        _memory.WriteU32(header, 0);      // IN
+        _memory.WriteU64(header + 8, 0);  // sector 0
+        const ulong start = 0xFFFF_FFFF_FFFF_F000;
+        uint length = (uint)(0x1000 + victim + 1);   // start + length − 1 wraps to victim
+        ushort head = queue.Submit(new GuestBuffer(header, 16, false), new GuestBuffer(start, length, true));
+        driver.Kick(0, forceMmio: true);
+
+        Assert.True(queue.TryGetUsed(out ushort used, out uint written));
+        Assert.Equal((head, 0u), (used, written));
+        Assert.Equal(0xEE, _memory.Bytes[victim]);
+        Assert.Equal(0, driver.Status & VirtioStatus.DeviceNeedsReset);
+    }
+}
