@@ -46,7 +46,7 @@ stats="$work/out/default/fuzzer_stats"
 if [ ! -f "$stats" ]; then
   echo "afl: afl-fuzz did not start (exit $status); last lines of $work/afl.log:"; tail -n 30 "$work/afl.log"; exit 1
 fi
-awk -F' *: ' '/^(run_time|execs_done|execs_per_sec|corpus_count|corpus_found|bitmap_cvg|edges_found|total_edges|saved_crashes|saved_hangs|stability)\>/ {printf "afl: %s %s\n", $1, $2}' "$stats"
+awk -F' *: ' '$1 ~ /^(run_time|execs_done|execs_per_sec|corpus_count|corpus_found|bitmap_cvg|edges_found|saved_crashes|saved_hangs|stability)$/ {printf "afl: %s %s\n", $1, $2}' "$stats"
 found=$(find "$work/out/default/crashes" "$work/out/default/hangs" -type f ! -name README.txt 2>/dev/null | sort || true)
 if [ -n "$found" ]; then
   echo "afl: replaying crashes and hangs:"
