@@ -4,7 +4,8 @@
 # Installs what is missing (afl++ from Debian, the SharpFuzz.CommandLine 2.3.0 tool into fuzz/.tools), builds the
 # harness into fuzz/.work/TARGET/bin, instruments the assemblies the target exercises, runs afl-fuzz from the seed
 # corpus fuzz/corpus/TARGET/ into fuzz/.work/TARGET/out, then prints AFL's totals and replays every crash and hang
-# through the harness (each prints the broken invariant). Run one target at a time: AFL takes a whole core.
+# through an uninstrumented copy of the harness (fuzz/.work/TARGET/replay), which prints the broken invariant.
+# Run one target at a time: AFL takes a whole core.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target="${1:-}"; seconds="${2:-300}"
@@ -30,6 +31,9 @@ rm -rf "$work/bin"
 mkdir -p "$work"
 echo "afl: building the harness"
 dotnet build fuzz/PluginVmm.Fuzz -c Release -o "$work/bin" -v quiet -nologo >/dev/null
+# Instrumented assemblies only run under afl-fuzz (they write AFL's shared coverage map): replays use a plain copy.
+rm -rf "$work/replay"
+cp -r "$work/bin" "$work/replay"
 for a in $assemblies; do
   "$tools/sharpfuzz" "$work/bin/$a" >/dev/null
 done
@@ -51,7 +55,7 @@ found=$(find "$work/out/default/crashes" "$work/out/default/hangs" -type f ! -na
 if [ -n "$found" ]; then
   echo "afl: replaying crashes and hangs:"
   # shellcheck disable=SC2086
-  dotnet "$work/bin/PluginVmm.Fuzz.dll" "$target" $found || true
+  dotnet "$work/replay/PluginVmm.Fuzz.dll" "$target" $found || true
   exit 1
 fi
 echo "afl: no crashes"

@@ -124,20 +124,8 @@ public sealed class VirtioBlockProperties(ITestOutputHelper output) : IDisposabl
     internal static void Run(string imagePath, VirtqueueInput input, long[]? stats = null, Dictionary<string, int>? reasons = null)
     {
         using var bed = new BlockBed(imagePath, input);
-        for (int i = 0; i < input.Ops.Length; i++)
-        {
-            try
-            {
-                bed.Step(input.Ops[i]);
-            }
-            catch (FuzzInvariantException e)
-            {
-                throw new FuzzInvariantException($"after operation {i} ({input.Ops[i]}): {e.Message}");
-            }
-        }
-        bed.Finish();
+        bed.RunAll(input.Ops, reasons);
         if (stats is null) return;
-        if (bed.ResetReason is { } why && reasons is not null) reasons[why] = reasons.GetValueOrDefault(why) + 1;
         stats[0] += bed.Completed;
         stats[1] += bed.ModelFailed ? 1 : 0;
         stats[2] += bed.DiskWrites;

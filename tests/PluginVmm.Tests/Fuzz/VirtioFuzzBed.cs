@@ -188,6 +188,27 @@ public abstract class VirtioFuzzBed : IDisposable
     private string Reason() => Logger.Entries.Count == 0 ? "" : " (device log: " + string.Join("; ", Logger.Entries.Select(e => e.Message)) + ")";
 
     /// <summary>
+    /// Runs <paramref name="ops"/> then <see cref="Finish"/>, naming the operation after which an invariant broke; counts
+    /// why the device needed a reset in <paramref name="reasons"/>.
+    /// </summary>
+    public void RunAll(VqOp[] ops, Dictionary<string, int>? reasons)
+    {
+        for (int i = 0; i < ops.Length; i++)
+        {
+            try
+            {
+                Step(ops[i]);
+            }
+            catch (FuzzInvariantException e)
+            {
+                throw new FuzzInvariantException($"after operation {i} ({ops[i]}): {e.Message}");
+            }
+        }
+        Finish();
+        if (ResetReason is { } why && reasons is not null) reasons[why] = reasons.GetValueOrDefault(why) + 1;
+    }
+
+    /// <summary>
     /// After the last operation, one more kick per queue. With the RAM comparison this makes every available chain
     /// come back on the used ring (the model takes all of them) unless the device needs a reset.
     /// </summary>
