@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Text;
 using Microsoft.Extensions.Logging;
@@ -16,8 +17,8 @@ namespace PluginVmm.Plugins.VirtioBlock;
 /// Every request is checked against the chain it came in: the header must be device-readable, the status byte
 /// is the last byte of the last device-writable buffer, data must stay inside the disk. A request that breaks
 /// a rule completes with IOERR (or UNSUPP for an unknown type or flag); a chain with no place for the status
-/// byte is returned with nothing written. File I/O goes straight between the file and guest RAM, one
-/// bounds-checked span at a time.
+/// byte is returned with nothing written. File I/O goes straight between the file and guest RAM: one
+/// preadv/pwritev over all of a request's data buffers (<see cref="GuestFileIo"/>), every range bounds-checked.
 /// </para>
 /// </summary>
 public sealed class VirtioBlockDevice : IVirtioDevice
@@ -182,46 +183,83 @@ public sealed class VirtioBlockDevice : IVirtioDevice
 
     private void ReadDisk(IGuestMemory memory, DescriptorChain chain, ulong position, ulong bytes)
     {
-        foreach (var (address, length) in Chunks(chain.Writable, 0, bytes))
+        var ranges = Ranges(chain.Writable, 0, bytes, out int count);
+        try
         {
-            var span = memory.GetSpan(address, length);
-            int got = 0;
-            while (got < length)
-            {
-                int n = RandomAccess.Read(_handle, span[got..], (long)position + got);
-                if (n == 0) break;
-                got += n;
-            }
-            span[got..].Clear();   // beyond the end of a file that shrank under us
-            position += (ulong)length;
+            // One preadv straight into the guest buffers (the data part of the chain, before the status byte).
+            long got = GuestFileIo.ReadAt(memory, _handle, ranges.AsSpan(0, count), (long)position);
+            ClearFrom(memory, ranges.AsSpan(0, count), got);   // beyond the end of a file that shrank under us
+        }
+        finally
+        {
+            ArrayPool<GuestRange>.Shared.Return(ranges);
         }
     }
 
     private void WriteDisk(IGuestMemory memory, DescriptorChain chain, ulong position, ulong bytes)
     {
-        foreach (var (address, length) in Chunks(chain.Readable, HeaderSize, bytes))
+        var ranges = Ranges(chain.Readable, HeaderSize, bytes, out int count);
+        try
         {
-            RandomAccess.Write(_handle, memory.GetSpan(address, length), (long)position);
-            position += (ulong)length;
+            GuestFileIo.WriteAt(memory, _handle, ranges.AsSpan(0, count), (long)position);
+        }
+        finally
+        {
+            ArrayPool<GuestRange>.Shared.Return(ranges);
         }
     }
 
-    // Pieces of at most ChunkBytes, so no span is larger than 1 MiB whatever the descriptor lengths.
-    private static IEnumerable<(ulong Address, int Length)> Chunks(IReadOnlyList<VirtqBuffer> buffers, ulong offset, ulong bytes)
+    private static void ClearFrom(IGuestMemory memory, ReadOnlySpan<GuestRange> ranges, long done)
     {
-        while (bytes > 0)
+        foreach (var r in ranges)
         {
-            int want = (int)Math.Min(bytes, ChunkBytes);
-            int got = 0;
-            foreach (var piece in DescriptorChain.Pieces(buffers, offset, want))
+            if (done >= r.Length)
             {
-                yield return piece;
-                got += piece.Length;
+                done -= r.Length;
+                continue;
             }
-            if (got == 0) yield break;
-            offset += (ulong)got;
-            bytes -= (ulong)got;
+            memory.GetSpan(r.Address + (ulong)done, r.Length - (int)done).Clear();
+            done = 0;
         }
+    }
+
+    // The guest ranges covering `bytes` bytes of `buffers` from `offset` on, in a pooled array (return it), each at
+    // most ChunkBytes long so no range length overflows an int whatever the descriptor lengths. The caller checked
+    // that the buffers hold that many bytes.
+    private static GuestRange[] Ranges(IReadOnlyList<VirtqBuffer> buffers, ulong offset, ulong bytes, out int count)
+    {
+        var ranges = ArrayPool<GuestRange>.Shared.Rent(buffers.Count + 1);
+        count = 0;
+        foreach (var b in buffers)
+        {
+            if (bytes == 0) break;
+            if (offset >= b.Length)
+            {
+                offset -= b.Length;
+                continue;
+            }
+            ulong address = b.Address + offset;
+            ulong left = Math.Min(bytes, b.Length - offset);
+            offset = 0;
+            bytes -= left;
+            while (left > 0)
+            {
+                int n = (int)Math.Min(left, ChunkBytes);
+                if (count == ranges.Length) Grow(ref ranges);
+                ranges[count++] = new GuestRange(address, n);
+                address += (ulong)n;
+                left -= (ulong)n;
+            }
+        }
+        return ranges;
+    }
+
+    private static void Grow(ref GuestRange[] ranges)
+    {
+        var bigger = ArrayPool<GuestRange>.Shared.Rent(ranges.Length * 2);
+        ranges.CopyTo(bigger, 0);
+        ArrayPool<GuestRange>.Shared.Return(ranges);
+        ranges = bigger;
     }
 
     private byte DiscardOrZero(IGuestMemory memory, DescriptorChain chain, bool zero, ulong payload)

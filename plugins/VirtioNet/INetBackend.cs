@@ -1,3 +1,6 @@
+using System.Buffers;
+using PluginVmm.Sdk.Memory;
+
 namespace PluginVmm.Plugins.VirtioNet;
 
 /// <summary>
@@ -9,12 +12,91 @@ public interface INetBackend : IDisposable
     /// <summary>Sends one packet from the guest.</summary>
     void Write(ReadOnlySpan<byte> packet);
 
+    /// <summary>
+    /// Sends one packet whose bytes are <paramref name="packet"/>'s guest ranges, in order (a TX chain's readable
+    /// buffers; each checked to lie in guest RAM). This default gathers them into one buffer for
+    /// <see cref="Write(ReadOnlySpan{byte})"/>; a backend over a file descriptor writes them straight from guest RAM.
+    /// </summary>
+    void Write(IGuestMemory memory, ReadOnlySpan<GuestRange> packet) => PacketGather.CopyThenWrite(memory, packet, Write);
+
     /// <summary>Waits up to <paramref name="timeoutMs"/> for a packet to read; true when one is there.</summary>
     bool WaitReadable(int timeoutMs);
 
     /// <summary>Reads one packet (header + frame) into <paramref name="buffer"/>; returns its length (0: none).</summary>
     int Read(Span<byte> buffer);
 
+    /// <summary>
+    /// Reads one packet into <paramref name="buffers"/>' guest ranges, in order (an RX chain's writable buffers, each
+    /// checked to lie in guest RAM and together large enough for any packet); returns its length (0: none). This
+    /// default reads into a pooled buffer and copies; a backend over a file descriptor reads straight into guest RAM.
+    /// </summary>
+    int Read(IGuestMemory memory, ReadOnlySpan<GuestRange> buffers) => PacketGather.ReadThenScatter(memory, buffers, Read);
+
     /// <summary>Tells the backend which offloads the guest accepts on receive (TUN_F_* bits).</summary>
     void SetOffload(uint tunFlags);
+}
+
+/// <summary>The copying path of <see cref="INetBackend.Write(IGuestMemory, ReadOnlySpan{GuestRange})"/>.</summary>
+public static class PacketGather
+{
+    /// <summary>The ranges' total length.</summary>
+    public static int Length(ReadOnlySpan<GuestRange> packet)
+    {
+        int length = 0;
+        foreach (var r in packet) length = checked(length + r.Length);
+        return length;
+    }
+
+    /// <summary>Copies the ranges into one pooled buffer and hands it to <paramref name="write"/>.</summary>
+    public static void CopyThenWrite(IGuestMemory memory, ReadOnlySpan<GuestRange> packet, SpanWriter write)
+    {
+        int length = Length(packet);
+        var buffer = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            int done = 0;
+            foreach (var r in packet)
+            {
+                memory.Read(r.Address, buffer.AsSpan(done, r.Length));
+                done += r.Length;
+            }
+            write(buffer.AsSpan(0, length));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
+    /// Reads one packet with <paramref name="read"/> into a pooled buffer as large as the ranges together, then copies
+    /// it into them; returns its length.
+    /// </summary>
+    public static int ReadThenScatter(IGuestMemory memory, ReadOnlySpan<GuestRange> buffers, SpanReader read)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(Length(buffers));
+        try
+        {
+            int length = read(buffer.AsSpan(0, Length(buffers)));
+            int done = 0;
+            foreach (var r in buffers)
+            {
+                if (done >= length) break;
+                int n = Math.Min(r.Length, length - done);
+                memory.Write(r.Address, buffer.AsSpan(done, n));
+                done += n;
+            }
+            return length;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>A read of one packet into a span; returns its length.</summary>
+    public delegate int SpanReader(Span<byte> buffer);
+
+    /// <summary>A write of one packet from a span.</summary>
+    public delegate void SpanWriter(ReadOnlySpan<byte> packet);
 }

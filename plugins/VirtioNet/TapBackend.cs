@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
+using PluginVmm.Sdk.Memory;
 using PluginVmm.Plugins.VirtioNet.Interop;
 
 namespace PluginVmm.Plugins.VirtioNet;
@@ -67,6 +68,20 @@ public sealed class TapBackend : INetBackend
     public void Write(ReadOnlySpan<byte> packet) => _stream.Write(packet);
 
     /// <inheritdoc/>
+    public void Write(IGuestMemory memory, ReadOnlySpan<GuestRange> packet)
+    {
+        if (memory is not IGuestMemoryFileIo io || packet.Length > io.MaxRanges)
+        {
+            PacketGather.CopyThenWrite(memory, packet, Write);
+            return;
+        }
+        // One writev straight from guest RAM: one write is one frame for a TAP, and it takes all or nothing.
+        long written = io.WriteToFile(_handle, packet, -1);
+        int length = PacketGather.Length(packet);
+        if (written != length) throw new IOException($"TAP took {written} of {length} bytes");
+    }
+
+    /// <inheritdoc/>
     public bool WaitReadable(int timeoutMs)
     {
         var pfd = new TapNative.PollFd { Fd = (int)_handle.DangerousGetHandle(), Events = TapNative.PollIn };
@@ -75,6 +90,15 @@ public sealed class TapBackend : INetBackend
 
     /// <inheritdoc/>
     public int Read(Span<byte> buffer) => _stream.Read(buffer);
+
+    /// <inheritdoc/>
+    public int Read(IGuestMemory memory, ReadOnlySpan<GuestRange> buffers)
+    {
+        if (memory is not IGuestMemoryFileIo io || buffers.Length > io.MaxRanges) return PacketGather.ReadThenScatter(memory, buffers, Read);
+        // One readv straight into guest RAM: one read is one frame (a frame longer than the ranges would be cut, but
+        // the device passes ranges that hold the largest frame).
+        return (int)io.ReadFromFile(_handle, buffers, -1);
+    }
 
     /// <inheritdoc/>
     public void Dispose() => _stream.Dispose();

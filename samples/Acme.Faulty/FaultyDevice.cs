@@ -1,17 +1,36 @@
 using System.Buffers.Binary;
 using PluginVmm.Sdk.Pci;
+using PluginVmm.Sdk.Plugins;
 using PluginVmm.Sdk.Virtio;
 
 namespace Acme.Faulty;
 
 /// <summary>
 /// PCI 1234:fa17 with one 4 KiB BAR0 whose first dword reads 0x0fa17fa1; throws <see cref="FaultException"/> from the
-/// callback named by <paramref name="fault"/>.
+/// callback its fault option names. With "worker" a guest write to BAR0 makes the device's worker thread
+/// (started through <see cref="IDeviceContext.StartWorker"/>) throw; with "own-thread" it makes a thread the device
+/// started itself, unguarded, throw.
 /// </summary>
-internal sealed class FaultyDevice(string fault) : PciDevice(BuildConfiguration()), IPciDevice
+internal sealed class FaultyDevice : PciDevice, IPciDevice, IDisposable
 {
     public const uint Marker = 0x0FA1_7FA1;
     private const int DeviceSpecificRegister = 0x40 / 4;
+    private static readonly TimeSpan WorkerWait = TimeSpan.FromSeconds(10);
+    private readonly string _fault;
+    private readonly SemaphoreSlim _kick = new(0);
+    private readonly IDeviceWorker? _worker;
+
+    public FaultyDevice(string fault, IDeviceContext context) : base(BuildConfiguration())
+    {
+        _fault = fault;
+        if (fault == "worker") _worker = context.StartWorker("kicks", WorkerLoop);
+    }
+
+    private void WorkerLoop(CancellationToken stop)
+    {
+        _kick.Wait(stop);
+        throw new FaultException("acme-faulty: worker failed on purpose");
+    }
 
     private static PciConfiguration BuildConfiguration()
     {
@@ -23,7 +42,7 @@ internal sealed class FaultyDevice(string fault) : PciDevice(BuildConfiguration(
 
     private void Maybe(string callback)
     {
-        if (fault == callback) throw new FaultException($"acme-faulty: {callback} failed on purpose");
+        if (_fault == callback) throw new FaultException($"acme-faulty: {callback} failed on purpose");
     }
 
     public override uint ReadConfigRegister(int register)
@@ -45,7 +64,28 @@ internal sealed class FaultyDevice(string fault) : PciDevice(BuildConfiguration(
         value[..Math.Min(8, data.Length)].CopyTo(data);
     }
 
-    public override void WriteBar(int index, ulong offset, ReadOnlySpan<byte> data) => Maybe("bar-write");
+    public override void WriteBar(int index, ulong offset, ReadOnlySpan<byte> data)
+    {
+        Maybe("bar-write");
+        if (_worker is not null && _worker.IsRunning)
+        {
+            _kick.Release();
+            // wait until the fault is handled, so that what the guest does next sees its outcome
+            _worker.Join(WorkerWait);
+        }
+        if (_fault == "own-thread")
+        {
+            var thread = new Thread(() => throw new FaultException("acme-faulty: own thread failed on purpose")) { Name = "acme-faulty raw" };
+            thread.Start();
+            thread.Join(WorkerWait);
+        }
+    }
+
+    public void Dispose()
+    {
+        _worker?.Dispose();
+        _kick.Dispose();
+    }
 
     protected override void OnBarMoving(BarReprogrammingParams move) => Maybe("move-bar");
 

@@ -11,8 +11,9 @@ public sealed class FaultyOptions : DeviceOptions
 {
     /// <summary>
     /// Which callback throws: "none", "create", "assign-bar", "config-read" / "config-write" (device-specific register
-    /// 0x40 only, so the core's own setup is not hit), "bar-read", "bar-write", "move-bar", or "queue" (the device is
-    /// then a virtio device whose queue processing throws).
+    /// 0x40 only, so the core's own setup is not hit), "bar-read", "bar-write", "move-bar", "worker" (its worker thread, on a
+    /// BAR0 write), "own-thread" (a thread it started itself, on a BAR0 write), or "queue" (the device is then a
+    /// virtio device whose queue processing throws).
     /// </summary>
     public string Fault { get; set; } = "none";
 }
@@ -20,7 +21,7 @@ public sealed class FaultyOptions : DeviceOptions
 /// <summary>Entry point of the faulty sample.</summary>
 public sealed class FaultyPlugin : DevicePlugin<FaultyOptions>
 {
-    private static readonly string[] Faults = ["none", "create", "assign-bar", "config-read", "config-write", "bar-read", "bar-write", "move-bar", "queue"];
+    private static readonly string[] Faults = ["none", "create", "assign-bar", "config-read", "config-write", "bar-read", "bar-write", "move-bar", "worker", "own-thread", "queue"];
 
     /// <inheritdoc/>
     public override string Kind => "acme-faulty";
@@ -39,6 +40,6 @@ public sealed class FaultyPlugin : DevicePlugin<FaultyOptions>
     {
         "create" => throw new InvalidOperationException("acme-faulty: firmware blob missing (fault = create)"),
         "queue" => new VirtioPciTransport(new FaultyVirtioDevice(), context, classCode: 0xFF, subclass: 0),
-        _ => new FaultyDevice(options.Fault),
+        _ => new FaultyDevice(options.Fault, context),
     };
 }

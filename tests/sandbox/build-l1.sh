@@ -61,7 +61,7 @@ root=$(build_dir)/l1/root
 new_root "$root"
 install -m 755 "$SANDBOX_DIR/l1/init" "$root/init"
 mkdir -p "$root/sandbox/l2"
-install -m 755 "$SANDBOX_DIR"/l1/driver.sh "$SANDBOX_DIR"/l1/virtio.sh "$SANDBOX_DIR"/l1/vmm-*.sh "$root/sandbox/"
+install -m 755 "$SANDBOX_DIR"/l1/driver.sh "$SANDBOX_DIR"/l1/virtio.sh "$SANDBOX_DIR"/l1/vfio.sh "$SANDBOX_DIR"/l1/ivshmem.sh "$SANDBOX_DIR"/l1/vmm-*.sh "$root/sandbox/"
 cp "$SANDBOX_DIR/l1/vmm-adapter-contract.txt" "$root/sandbox/"
 cp "$(kernel_image)" "$root/sandbox/l2/vmlinuz"
 cp "$l2" "$root/sandbox/l2/initramfs.cpio"
@@ -85,7 +85,22 @@ for f in bios-microvm.bin qboot.rom linuxboot.bin linuxboot_dma.bin kvmvapic.bin
 done
 cp /usr/lib/ipxe/qemu/efi-virtio.rom "$root/usr/lib/ipxe/qemu/" 2>/dev/null || true
 
-if [ -n "$vmm_dir" ]; then
+if [ -n "$vmm_dir" ] && [ -f "$vmm_dir/libcoreclr.so" ]; then
+    # a self-contained publish brings its own runtime: no shared one, no muxer
+    for lib in libssl.so.3 libcrypto.so.3; do
+        add_program "$root" "/usr/lib/x86_64-linux-gnu/$lib"
+    done
+    mkdir -p "$root/opt/vmm"
+    cp -a "$vmm_dir/." "$root/opt/vmm/"
+    rm -f "$root/opt/vmm/libcoreclrtraceptprovider.so"   # wants liblttng-ust; coreclr does without it
+    while read -r f; do
+        [ "$(head -c4 "$f" | od -An -tx1 | tr -d ' ')" = 7f454c46 ] || continue
+        ldd "$f" 2>/dev/null | grep -oE '/[^ ]+' | grep -v "^$vmm_dir" | while read -r lib; do
+            [ -e "$root$lib" ] || add_program "$root" "$lib"
+        done
+    done < <(find "$vmm_dir" -type f ! -name libcoreclrtraceptprovider.so)
+    say "self-contained VMM from $vmm_dir"
+elif [ -n "$vmm_dir" ]; then
     dn=/usr/share/dotnet
     runtime=$(ls -d $dn/shared/Microsoft.NETCore.App/* | sort -V | tail -n1)
     fxr=$(ls -d $dn/host/fxr/* | sort -V | tail -n1)

@@ -28,6 +28,8 @@ root=$(build_dir)/l2/root
 new_root "$root"
 install -m 755 "$SANDBOX_DIR/l2/init" "$root/init"
 install -m 644 "$SANDBOX_DIR/l2/virtio.sh" "$root/virtio.sh"
+install -m 644 "$SANDBOX_DIR/l2/vfio.sh" "$root/vfio.sh"
+install -m 644 "$SANDBOX_DIR/l2/ivshmem.sh" "$root/ivshmem.sh"
 add_modules "$root" virtio_pci virtio_mmio virtio_blk virtio_net pvpanic-pci
 say "L2 modules: $(tr '\n' ' ' < "$root/lib/sandbox-modules/order")"
 if [ $with_iperf3 = yes ]; then

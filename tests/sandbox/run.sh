@@ -3,8 +3,9 @@
 #
 # usage: run.sh [options]
 #   --vmm qemu|pluginvmm    L2 VMM (adapter /sandbox/vmm-NAME.sh in L1); default qemu
-#   --scenarios a,b,c       from: boot smp pci panic bar custom (default boot,smp,pci,panic,bar,blk,net,virtio-bar;
-#                           "custom" when --guest-kernel is given)
+#   --scenarios a,b,c       from: boot smp pci panic bar blk net virtio-bar ivshmem vfio custom (default
+#                           boot,smp,pci,panic,bar,blk,net,virtio-bar,ivshmem,vfio; "custom" when --guest-kernel
+#                           is given); vfio boots L1 with an emulated IOMMU and QEMU's edu device
 #   --machine q35|microvm   machine type for the qemu adapter (default q35)
 #   --vmm-dir DIR           published PluginVmm (DIR/vmm.dll or DIR/vmm) for
 #                           --vmm pluginvmm; default: `dotnet publish` of
@@ -31,6 +32,8 @@
 #                           "microvm" is microvm,rtc=on)
 #   --reps N                rounds (default 3)
 #   --l2-dmesg              the L2 guest prints its dmesg (DMESG lines in the log)
+#   --vmm-trace             PluginVmm prints its start-up trace (PLUGINVMM_STARTUP_TRACE=1:
+#                           "startup +N ms what" lines in the log)
 #   custom guest (scenario "custom"):
 #   --guest-kernel F --guest-initrd F [--guest-cmdline S] [--guest-vcpus N]
 #   [--guest-memory MIB] [--guest-timeout S]
@@ -44,13 +47,14 @@ set +e    # from here on failures are results, not reasons to stop
 usage() { sed -n '2,/^$/s/^# \{0,1\}//p' "$0" >&2; exit 2; }
 VMM=qemu SCENARIOS="" MACHINE=q35 VMM_DIR="" PANIC_RC="" L2_TIMEOUT=90 L2_MEMORY=256
 IDLE=45 L1_RETRIES=1 BUDGET="" L1_MEMORY=4096 L1_CPUS=2 LOG="" VERBOSE=no
-BENCH=no BENCH_CONFIGS=pluginvmm:default,qemu:microvm-nortc,qemu:microvm,qemu:q35 REPS=3 L2_DMESG=no
+BENCH=no BENCH_CONFIGS=pluginvmm:default,qemu:microvm-nortc,qemu:microvm,qemu:q35 REPS=3 L2_DMESG=no VMM_TRACE=no
 G_KERNEL="" G_INITRD="" G_CMDLINE="console=ttyS0 reboot=t panic=-1" G_VCPUS=1 G_MEMORY=256 G_TIMEOUT=60
 while [ $# -gt 0 ]; do
     case "$1" in
     --verbose) VERBOSE=yes; shift; continue ;;
     --bench) BENCH=yes; shift; continue ;;
     --l2-dmesg) L2_DMESG=yes; shift; continue ;;
+    --vmm-trace) VMM_TRACE=yes; shift; continue ;;
     -h|--help) usage ;;
     esac
     [ $# -ge 2 ] || { echo "run.sh: $1 needs a value" >&2; usage; }
@@ -100,12 +104,12 @@ for n in "$L2_TIMEOUT" "$L2_MEMORY" "$IDLE" "$L1_RETRIES" "$BUDGET" "$L1_MEMORY"
 done
 [ $BENCH = yes ] && SCENARIOS=boot   # replaced by "bench" below
 if [ -z "$SCENARIOS" ]; then
-    SCENARIOS=boot,smp,pci,panic,bar,blk,net,virtio-bar
+    SCENARIOS=boot,smp,pci,panic,bar,blk,net,virtio-bar,ivshmem,vfio
     [ -n "$G_KERNEL" ] && SCENARIOS=custom
 fi
 for s in ${SCENARIOS//,/ }; do
-    case "$s" in boot|smp|pci|panic|bar|custom|blk|net|virtio-bar|blkbench|netbench) ;;
-    blk_qemu|net_qemu|virtio-bar_qemu|blkbench_qemu|netbench_qemu) ;;   # NAME with the qemu adapter
+    case "$s" in boot|smp|pci|panic|bar|custom|blk|net|virtio-bar|blkbench|netbench|ivshmem|vfio) ;;
+    blk_qemu|net_qemu|virtio-bar_qemu|blkbench_qemu|netbench_qemu|ivshmem_qemu|vfio_qemu) ;;   # NAME with the qemu adapter
     *) echo "run.sh: unknown scenario $s" >&2; exit 2 ;; esac
 done
 [ $BENCH = yes ] && SCENARIOS=bench
@@ -133,8 +137,11 @@ build_args=()
 if [ "$VMM" = pluginvmm ]; then
     repo=$(cd "$SANDBOX_DIR/../.." && pwd)
     # republish only when a source file changed since the last publish
+    publish_flags="-c Release -r linux-x64 --self-contained true -p:UseAppHost=true -p:PublishReadyToRun=true"
+    publish_flags+=" -p:PublishReadyToRunComposite=true -p:TieredCompilation=false"
     vmm_sources_changed() {
         [ -f "$CACHE/vmm-publish/.published" ] || return 0
+        [ "$(cat "$CACHE/vmm-publish/.published")" = "$publish_flags" ] || return 0   # published another way
         [ -n "$(cd "$repo" && find core sdk plugins Directory.Build.props Directory.Packages.props \
                  \( -name bin -o -name obj \) -prune -o -type f -newer "$CACHE/vmm-publish/.published" \
                  -print -quit 2>/dev/null)" ]
@@ -150,12 +157,17 @@ if [ "$VMM" = pluginvmm ]; then
         src=$CACHE/vmm-src
         rm -rf "$VMM_DIR" "$src"; mkdir -p "$src"
         tar -C "$repo" --exclude=./.git --exclude=bin --exclude=obj --exclude=TestResults -cf - . | tar -C "$src" -xf -
-        # as ./vmm publishes it: ReadyToRun, framework-dependent. Under L1's emulated CPU every method the JIT
-        # compiles costs ~100x more than on the host, so precompiled code matters most here.
-        dotnet publish "$src/core/PluginVmm/PluginVmm.csproj" -c Release -r linux-x64 --self-contained false \
-            -p:PublishReadyToRun=true -o "$VMM_DIR" \
+        # Self-contained and ReadyToRun-composite: the runtime, the framework and the VMM precompiled as one
+        # version bubble. Under L1's emulated CPU every method the JIT compiles costs ~100x more than on the host;
+        # a framework-dependent ReadyToRun publish still JIT-compiles ~220 methods before the guest starts
+        # (generic instantiations across assemblies: List<OurStruct>, System.CommandLine's Option<int>, ...),
+        # the composite ~50. It also starts without the `dotnet` muxer's framework resolution. Tiered compilation
+        # off: the precompiled code is final, instead of ~140 hot methods being recompiled (tier 1) on L1's
+        # emulated CPUs while the guest boots, which slowed the L2 kernel itself (uptime at /init 7-8 s vs 5.7 s).
+        # shellcheck disable=SC2086
+        dotnet publish "$src/core/PluginVmm/PluginVmm.csproj" $publish_flags -o "$VMM_DIR" \
             --nologo -v quiet >> "$LOG" 2>&1 || { note "dotnet publish failed (see $LOG)"; exit 1; }
-        touch "$VMM_DIR/.published"
+        echo "$publish_flags" > "$VMM_DIR/.published"
     fi
     build_args=(--vmm-dir "$VMM_DIR")
 fi
@@ -200,8 +212,16 @@ boot_l1() {
     [ -n "$PANIC_RC" ] && append+=" sandbox.panic_rc=$PANIC_RC"
     [ $BENCH = yes ] && append+=" sandbox.bench=$BENCH_CONFIGS sandbox.reps=$REPS"
     [ $L2_DMESG = yes ] && append+=" sandbox.l2_dmesg=1"
+    [ $VMM_TRACE = yes ] && append+=" sandbox.vmm_trace=1"
+    # vfio: an emulated IOMMU (intremap: interrupt remapping, which vfio needs for MSI) and QEMU's "edu" PCI
+    # device for L1 to pass through; only in an L1 that runs the scenario, so the others boot as they always did
+    local vfio_dev=()
+    if [[ ",$scenarios," == *,vfio,* || ",$scenarios," == *,vfio_qemu,* ]]; then
+        vfio_dev=(-device intel-iommu,intremap=on -device edu)
+        append+=" intel_iommu=on"
+    fi
     local cmd=(qemu-system-x86_64 -accel tcg -M q35 -cpu EPYC,+svm -m "$L1_MEMORY" -smp "$L1_CPUS"
-               -nodefaults -no-user-config -display none -no-reboot -serial stdio
+               -nodefaults -no-user-config -display none -no-reboot -serial stdio "${vfio_dev[@]}"
                -kernel "$KERNEL" -initrd "$IMAGE" -append "$append")
     { echo "L0-ATTEMPT $attempt scenarios=$scenarios timeout=${timeout}s"
       printf 'L0-CMD:'; printf ' %q' "${cmd[@]}"; echo; } >> "$LOG"

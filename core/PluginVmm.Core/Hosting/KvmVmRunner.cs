@@ -5,6 +5,7 @@ using PluginVmm.Core.Memory;
 using PluginVmm.Core.Pci;
 using PluginVmm.Core.Plugins;
 using PluginVmm.Core.Vm;
+using PluginVmm.Sdk.Memory;
 using PluginVmm.Sdk.Pci;
 
 namespace PluginVmm.Core.Hosting;
@@ -34,13 +35,15 @@ public sealed class KvmVmRunner : IVmRunner
             var root = pci.Root;
             var control = new VmControl(vm, loggerFactory.CreateLogger("guest"));
             var memoryControl = new GuestMemoryControl(vm.Memory); // checks every range against guest RAM itself
+            var ramMappings = vm.Memory.Regions.Select(r => new GuestRamMapping(r.GuestAddress, r.Size, r.HostAddress)).ToArray();
             foreach (var device in config.Devices)
             {
                 string plugin = PluginName(device);
                 var resources = root.CreateBarResources(device.Name);
                 // The category names the plugin, so whatever the device (or the SDK's virtio transport) logs says whose code it is.
+                var faults = new DeviceFaultRoute();
                 var context = new DeviceContext(device.Name, vm.Memory, vm.Interrupts, resources, control,
-                    loggerFactory.CreateLogger($"{plugin}/{device.Name}"), memoryControl);
+                    loggerFactory.CreateLogger($"{plugin}/{device.Name}"), memoryControl, ramMappings, faults);
                 IPciDevice pciDevice;
                 try
                 {
@@ -53,7 +56,7 @@ public sealed class KvmVmRunner : IVmRunner
                 if (pciDevice is IDisposable disposable) devices.Add(disposable);
                 try
                 {
-                    root.AddDevice(device.Name, pciDevice, resources, plugin: plugin);
+                    faults.Attach(root, root.AddDevice(device.Name, pciDevice, resources, plugin: plugin));
                 }
                 catch (PciSetupException e)
                 {

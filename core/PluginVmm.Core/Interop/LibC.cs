@@ -70,6 +70,21 @@ internal static unsafe partial class LibC
     [LibraryImport(Lib, EntryPoint = "write", SetLastError = true)]
     public static partial nint Write(int fd, void* buf, nuint count);
 
+    /// <summary>IOV_MAX: the most iovecs one readv/writev takes.</summary>
+    public const int IOV_MAX = 1024;
+
+    [LibraryImport(Lib, EntryPoint = "readv", SetLastError = true)]
+    public static partial nint Readv(int fd, IoVec* iov, int count);
+
+    [LibraryImport(Lib, EntryPoint = "writev", SetLastError = true)]
+    public static partial nint Writev(int fd, IoVec* iov, int count);
+
+    [LibraryImport(Lib, EntryPoint = "preadv", SetLastError = true)]
+    public static partial nint Preadv(int fd, IoVec* iov, int count, long offset);
+
+    [LibraryImport(Lib, EntryPoint = "pwritev", SetLastError = true)]
+    public static partial nint Pwritev(int fd, IoVec* iov, int count, long offset);
+
     public const short POLLIN = 0x001;
 
     [LibraryImport(Lib, EntryPoint = "poll", SetLastError = true)]
@@ -105,6 +120,14 @@ internal unsafe struct SigSet
         s.Bits[(signal - 1) / 64] |= 1UL << ((signal - 1) % 64);
         return s;
     }
+}
+
+/// <summary>struct iovec.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct IoVec
+{
+    public void* Base;
+    public nuint Length;
 }
 
 /// <summary>struct pollfd.</summary>

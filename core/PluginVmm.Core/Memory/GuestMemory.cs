@@ -8,7 +8,7 @@ namespace PluginVmm.Core.Memory;
 /// bounds-checked against one region; nothing outside the mappings is ever reachable through this type.
 /// Dispose only after every vCPU has stopped (KVM slots point at these mappings).
 /// </summary>
-public sealed unsafe class GuestMemory : IGuestMemory, IDisposable
+public sealed unsafe partial class GuestMemory : IGuestMemory, IGuestMemoryFileIo, IDisposable
 {
     private readonly GuestMemoryRegion[] _regions;
     private int _disposed;

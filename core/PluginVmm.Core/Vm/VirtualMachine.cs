@@ -118,9 +118,9 @@ public sealed class VirtualMachine : IDisposable
     /// </summary>
     public void LoadKernel(string kernelPath, string? initramfsPath, string cmdline, ulong acpiRsdp = 0)
     {
-        var kernel = File.ReadAllBytes(kernelPath);
-        var initramfs = initramfsPath is null ? [] : File.ReadAllBytes(initramfsPath);
-        _boot = KernelLoader.Load(Memory, kernel, cmdline, initramfs, MemoryMap, acpiRsdp);
+        using var kernel = ReadOnlyFileImage.Open(kernelPath);
+        using var initramfs = initramfsPath is null ? null : ReadOnlyFileImage.Open(initramfsPath);
+        _boot = KernelLoader.Load(Memory, kernel.Span, cmdline, initramfs is null ? [] : initramfs.Span, MemoryMap, acpiRsdp);
         _logger.LogInformation("loaded {Kernel} ({Protocol}), entry 0x{Rip:x}", kernelPath, _boot.Protocol, _boot.Entry.Rip);
         ApplyBootState(_vcpus[0], _boot);
     }

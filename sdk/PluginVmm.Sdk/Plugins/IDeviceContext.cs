@@ -31,4 +31,20 @@ public interface IDeviceContext
     /// pvmemcontrol; null when the host offers none (the default, so existing contexts keep compiling).
     /// </summary>
     IGuestMemoryControl? MemoryControl => null;
+
+    /// <summary>
+    /// Guest RAM ranges with the host addresses that back them, for DMA set-up in the host kernel (VFIO); empty when
+    /// the host offers none (the default, so existing contexts keep compiling).
+    /// </summary>
+    IReadOnlyList<GuestRamMapping> RamMappings => [];
+
+    /// <summary>
+    /// Starts a background thread for this device (a backend poller, a timer). Use it instead of <c>new Thread</c>:
+    /// an exception escaping <paramref name="work"/> is logged with the device's and plugin's names and the core
+    /// fences the device (config reads all ones, BARs unmapped) while the VM keeps running, whereas an exception
+    /// escaping a plain thread ends the VMM process. <paramref name="work"/> should return soon after its token is
+    /// cancelled (Dispose of the result, or device teardown). The default (contexts other than the core's) logs
+    /// the fault only.
+    /// </summary>
+    IDeviceWorker StartWorker(string name, Action<CancellationToken> work) => DeviceWorker.Start(Name, name, work, Logger);
 }

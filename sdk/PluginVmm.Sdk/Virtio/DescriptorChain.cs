@@ -14,11 +14,11 @@ public readonly record struct VirtqBuffer(ulong Address, uint Length);
 /// </summary>
 public sealed class DescriptorChain
 {
-    internal DescriptorChain(ushort head, List<VirtqBuffer> readable, List<VirtqBuffer> writable, string? error)
+    internal DescriptorChain(ushort head, VirtqBuffer[] readable, VirtqBuffer[] writable, string? error)
     {
         Head = head;
-        Readable = readable;
-        Writable = writable;
+        _readable = readable;
+        _writable = writable;
         Error = error;
         foreach (var b in readable) ReadableLength += b.Length;
         foreach (var b in writable) WritableLength += b.Length;
@@ -27,11 +27,13 @@ public sealed class DescriptorChain
     /// <summary>Index of the chain's first descriptor.</summary>
     public ushort Head { get; }
 
+    private readonly VirtqBuffer[] _readable, _writable;
+
     /// <summary>Device-readable buffers, in order.</summary>
-    public IReadOnlyList<VirtqBuffer> Readable { get; }
+    public IReadOnlyList<VirtqBuffer> Readable => _readable;
 
     /// <summary>Device-writable buffers, in order.</summary>
-    public IReadOnlyList<VirtqBuffer> Writable { get; }
+    public IReadOnlyList<VirtqBuffer> Writable => _writable;
 
     /// <summary>Sum of the readable lengths.</summary>
     public ulong ReadableLength { get; }
@@ -48,8 +50,9 @@ public sealed class DescriptorChain
     /// </summary>
     public int Read(IGuestMemory memory, ulong offset, Span<byte> destination)
     {
+        var walker = new PieceWalker(_readable, offset, destination.Length);
         int done = 0;
-        foreach (var (address, length) in Pieces(Readable, offset, destination.Length))
+        while (walker.Next(out ulong address, out int length))
         {
             memory.Read(address, destination.Slice(done, length));
             done += length;
@@ -63,13 +66,43 @@ public sealed class DescriptorChain
     /// </summary>
     public int Write(IGuestMemory memory, ulong offset, ReadOnlySpan<byte> source)
     {
+        var walker = new PieceWalker(_writable, offset, source.Length);
         int done = 0;
-        foreach (var (address, length) in Pieces(Writable, offset, source.Length))
+        while (walker.Next(out ulong address, out int length))
         {
             memory.Write(address, source.Slice(done, length));
             done += length;
         }
         return done;
+    }
+
+    // The pieces of Pieces without an enumerator object: Read and Write run for every packet.
+    private struct PieceWalker(VirtqBuffer[] buffers, ulong offset, int count)
+    {
+        private int _index;
+        private ulong _skip = offset;
+        private int _left = count;
+
+        public bool Next(out ulong address, out int length)
+        {
+            while (_left > 0 && _index < buffers.Length)
+            {
+                var b = buffers[_index++];
+                if (_skip >= b.Length)
+                {
+                    _skip -= b.Length;
+                    continue;
+                }
+                address = b.Address + _skip;
+                length = (int)Math.Min((ulong)_left, b.Length - _skip);
+                _skip = 0;
+                _left -= length;
+                return true;
+            }
+            address = 0;
+            length = 0;
+            return false;
+        }
     }
 
     /// <summary>

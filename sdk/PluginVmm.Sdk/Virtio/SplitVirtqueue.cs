@@ -26,6 +26,7 @@ public sealed class SplitVirtqueue
     private readonly IGuestMemory _memory;
     private readonly Action _notifyDriver;
     private readonly ulong _desc, _avail, _used;
+    private readonly List<VirtqBuffer> _walkReadable = [], _walkWritable = [];
     private ushort _lastAvail;
     private ushort _usedIdx;
     private ushort _signalledUsed;
@@ -86,6 +87,12 @@ public sealed class SplitVirtqueue
     /// <summary>
     /// Takes the next available chain. False when the ring is empty; then (with EVENT_IDX) avail_event has been set
     /// so the driver notifies on its next addition. Throws <see cref="VirtqueueException"/> on a broken ring.
+    /// <para>
+    /// While chains are there, avail_event is left where it was: a driver adding more while the device is still
+    /// draining the ring need not notify (every notification is a VM exit and a thread wake-up), because the device
+    /// pops until the ring is empty and only then asks for the next notification. A device must therefore keep
+    /// calling TryPop until it returns false before it waits for a notification.
+    /// </para>
     /// </summary>
     public bool TryPop(out DescriptorChain chain)
     {
@@ -107,7 +114,6 @@ public sealed class SplitVirtqueue
         chain = Walk(head);
         _lastAvail++;
         Popped++;
-        if (EventIdx) WriteU16(AvailEventAddress, _lastAvail);
         return true;
     }
 
@@ -207,8 +213,11 @@ public sealed class SplitVirtqueue
 
     private DescriptorChain Walk(ushort head)
     {
-        var readable = new List<VirtqBuffer>();
-        var writable = new List<VirtqBuffer>();
+        // Scratch lists reused across walks (one thread at a time uses a queue); the chain gets exact-size arrays.
+        var readable = _walkReadable;
+        var writable = _walkWritable;
+        readable.Clear();
+        writable.Clear();
         string? error = null;
         ulong table = _desc;
         uint tableSize = Size;
@@ -244,9 +253,10 @@ public sealed class SplitVirtqueue
             if (next >= tableSize) throw new VirtqueueException($"queue {Index}: next index {next} outside a table of {tableSize}");
             index = next;
         }
-        var chain = new DescriptorChain(head, readable, writable, error);
+        VirtqBuffer[] r = readable.Count == 0 ? [] : readable.ToArray(), w = writable.Count == 0 ? [] : writable.ToArray();
+        var chain = new DescriptorChain(head, r, w, error);
         if (chain.Error is null && (chain.ReadableLength > uint.MaxValue || chain.WritableLength > uint.MaxValue))
-            return new DescriptorChain(head, readable, writable, "buffer lengths add up to more than 4 GiB");
+            return new DescriptorChain(head, r, w, "buffer lengths add up to more than 4 GiB");
         return chain;
     }
 

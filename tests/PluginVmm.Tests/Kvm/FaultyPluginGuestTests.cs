@@ -76,6 +76,20 @@ public sealed partial class FaultyPluginGuestTests(SamplePluginBuilds builds) : 
     }
 
     [HostKvmFact]
+    public void Throwing_worker_thread_fences_only_the_faulty_device() => AssertFenced("worker", "worker 'kicks' threw FaultException");
+
+    [HostKvmFact]
+    public void An_unguarded_plugin_thread_ends_vmm_with_exit_1_naming_the_plugin()
+    {
+        var run = Boot("own-thread");
+        Assert.True(run.Result.ExitCode == 1, run.Result.ToString());
+        Assert.Contains("fatal: unhandled FaultException: acme-faulty: own thread failed on purpose on thread 'acme-faulty raw', thrown by plugin Acme.Faulty", run.Result.Stderr);
+        Assert.Contains("IDeviceContext.StartWorker", run.Result.Stderr);
+        Assert.DoesNotContain("Unhandled exception.", run.Result.Stderr);   // no runtime dump
+        Assert.Contains("PCI-END", run.Serial);                                // it happened while the guest ran
+    }
+
+    [HostKvmFact]
     public void Throwing_move_bar_refuses_the_move_and_the_device_keeps_working()
     {
         var run = Boot("move-bar");

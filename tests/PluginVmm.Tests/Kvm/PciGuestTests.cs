@@ -53,11 +53,23 @@ public sealed class PciGuestTests : IDisposable
         string[] expected =
         [
             "pvpanic bar0 into RAM", "pvpanic bar0 onto LAPIC", "pvpanic bar0 onto IOAPIC", "pvpanic bar0 onto ivshmem bar0",
+            "pvpanic bar0 moved", "pvpanic bar0 moved back",
             "ivshmem bar2 moved into the 32-bit hole", "ivshmem bar2 into RAM", "ivshmem bar2 onto LAPIC",
             "ivshmem bar2 beyond phys bits", "ivshmem bar2 at 0xfffffff000000000", "ivshmem bar2 onto its own bar0",
             "ivshmem bar0 kept its address", "ivshmem bar2 moved to the highest aligned address",
             "ivshmem bar2 moved back with its data", "ivshmem bar2 moved home above 4 GiB",
+            "pvmemcontrol alive before", "pvmemcontrol bar0 into RAM", "pvmemcontrol bar0 onto LAPIC", "pvmemcontrol bar0 onto IOAPIC",
+            "pvmemcontrol bar0 onto pvpanic bar0", "pvmemcontrol bar0 moved", "pvmemcontrol bar0 moved back",
         ];
+        foreach (var virtio in new[] { "virtio-block", "virtio-net" })
+        {
+            expected = [.. expected, .. new[]
+            {
+                "bar0 moved into the 32-bit hole", "bar0 into RAM", "bar0 onto LAPIC", "bar0 beyond phys bits",
+                "bar0 at 0xfffffff000000000", "bar0 onto pvpanic bar0", "bar0 moved again, device answers",
+                "bar0 moved home above 4 GiB",
+            }.Select(what => $"{virtio} {what}")];
+        }
         foreach (var what in expected) Assert.Contains((true, what), checks);
         Assert.Equal(GuestOk, run.Result.ExitCode);
         Assert.Contains("keeping old BAR", run.Result.Stderr);

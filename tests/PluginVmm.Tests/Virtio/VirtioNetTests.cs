@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging.Abstractions;
+using PluginVmm.Core.Memory;
 using PluginVmm.Plugins.VirtioNet;
 using PluginVmm.Sdk.Memory;
 using PluginVmm.Sdk.Testing;
@@ -52,16 +53,31 @@ public sealed class TapFactAttribute : FactAttribute
 public sealed class VirtioNetTests : IDisposable
 {
     private static readonly byte[] GuestMac = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
-    private const ulong RxBuffers = 0x40000, TxBuffer = 0x80000;
-    private const int RxBufferSize = 2048, RxCount = 16;
+    private const ulong TxBuffer = 0x80000;
+    private const int RxCount = 16;
 
-    private readonly InMemoryGuestMemory _memory = new(0x100000);
+    // Small RX buffers (copy path) at 0x40000 by default; UseVmmMemory switches to the VMM's guest RAM and buffers
+    // that hold the largest packet (straight readv path).
+    private IGuestMemory _memory = new InMemoryGuestMemory(0x100000);
+    private ulong _rxBufferBase = 0x40000;
+    private int _rxBufferSize = 2048;
     private VirtioPciTransport? _transport;
     private VirtioPciDriver _driver = null!;
     private GuestVirtqueue _rx = null!, _tx = null!;
     private readonly Dictionary<ushort, ulong> _rxHeads = [];
 
-    public void Dispose() => _transport?.Dispose();
+    public void Dispose()
+    {
+        _transport?.Dispose();
+        (_memory as IDisposable)?.Dispose();
+    }
+
+    private void UseVmmMemory()
+    {
+        _memory = GuestMemory.Create(4 << 20);
+        _rxBufferBase = 0x100000;
+        _rxBufferSize = 70000;
+    }
 
     private VirtioNetDevice Start(INetBackend? backend, ulong features = ulong.MaxValue)
     {
@@ -74,14 +90,14 @@ public sealed class VirtioNetTests : IDisposable
         _rx = _driver.SetupQueue(0, 16, 0x1000, 1).Queue;
         _tx = _driver.SetupQueue(1, 16, 0x2000, 2).Queue;
         _driver.DriverOk();
-        for (int i = 0; i < RxCount; i++) PostRx(RxBuffers + (ulong)(i * RxBufferSize));
+        for (int i = 0; i < RxCount; i++) PostRx(_rxBufferBase + (ulong)(i * _rxBufferSize));
         _driver.Kick(0);
         return device;
     }
 
     private void PostRx(ulong address)
     {
-        ushort head = _rx.Submit(new GuestBuffer(address, RxBufferSize, true));
+        ushort head = _rx.Submit(new GuestBuffer(address, (uint)_rxBufferSize, true));
         _rxHeads[head] = address;
     }
 
@@ -106,7 +122,7 @@ public sealed class VirtioNetTests : IDisposable
                 continue;
             }
             ulong address = _rxHeads[head];
-            var packet = _memory.Bytes[(int)address..(int)(address + length)];
+            var packet = _memory.GetSpan(address, (int)length).ToArray();
             PostRx(address);
             _driver.Kick(0);
             if (match(packet)) return packet;
@@ -200,7 +216,7 @@ public sealed class VirtioNetTests : IDisposable
         Assert.Equal(1, BinaryPrimitives.ReadUInt16LittleEndian(got.AsSpan(10)));
         Assert.Equal(packet[..10], got[..10]);
         Assert.Equal(packet[12..], got[12..]);
-        backend.ToGuest.Add(new byte[RxBufferSize + 1]);
+        backend.ToGuest.Add(new byte[_rxBufferSize + 1]);
         var dropped = Receive(_ => true);
         Assert.Empty(dropped);
         Assert.Equal(1, device.RxDropped);
@@ -220,7 +236,7 @@ public sealed class VirtioNetTests : IDisposable
         backend.ToGuest.Add(new byte[12 + 64]);
         // No buffers yet: nothing can be delivered. Post one and kick.
         Assert.False(_rx.TryGetUsed(out _, out _));
-        PostRx(RxBuffers);
+        PostRx(_rxBufferBase);
         _driver.Kick(0);
         Assert.Equal(76, Receive(_ => true).Length);
     }
@@ -268,9 +284,43 @@ public sealed class VirtioNetTests : IDisposable
     }
 
     [TapFact]
-    public void Frames_flow_between_the_virtqueues_and_a_real_tap_interface()
+    public void Frames_flow_between_the_virtqueues_and_a_real_tap_interface() => TapRoundTrip("pvmt");
+
+    [TapFact]
+    public void Frames_flow_between_a_real_tap_interface_and_vmm_guest_ram_with_vectored_io()
     {
-        string name = $"pvmt{Environment.ProcessId % 100000}";
+        // The VMM's guest RAM offers writev/readv: TX frames leave and RX frames arrive with no copy of ours.
+        UseVmmMemory();
+        TapRoundTrip("pvmv");
+    }
+
+    [Fact]
+    public void A_packet_for_a_buffer_that_holds_any_packet_is_read_into_it_with_num_buffers_one()
+    {
+        // Buffers of 64 KiB+ (Linux's "big packets") take the read-into-the-chain path; this backend has no file
+        // descriptor, so the interface's default copies through a pooled buffer.
+        _memory = new InMemoryGuestMemory(4 << 20);
+        _rxBufferBase = 0x100000;
+        _rxBufferSize = 70000;
+        using var backend = new FakeNetBackend();
+        var device = Start(backend);
+        foreach (int size in new[] { 60, 1500, 65536 })
+        {
+            var packet = new byte[12 + size];
+            new Random(size).NextBytes(packet);
+            backend.ToGuest.Add(packet);
+            var got = Receive(_ => true);
+            Assert.Equal(packet.Length, got.Length);
+            Assert.Equal(1, BinaryPrimitives.ReadUInt16LittleEndian(got.AsSpan(10)));
+            Assert.Equal(packet[..10], got[..10]);
+            Assert.Equal(packet[12..], got[12..]);
+        }
+        Assert.Equal(0, device.RxDropped);
+    }
+
+    private void TapRoundTrip(string prefix)
+    {
+        string name = $"{prefix}{Environment.ProcessId % 100000}";
         var host = IPAddress.Parse("10.213.7.1");
         var guest = IPAddress.Parse("10.213.7.2");
         var tap = TapBackend.Open(name);   // owned by the device from here on

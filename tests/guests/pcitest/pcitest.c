@@ -106,6 +106,19 @@ static void check(const char *what, int ok)
     if (!ok) failures++;
 }
 
+/* "a b" in one of two static buffers (a check's name is printed before the next one is made) */
+static const char *cat(const char *a, const char *b)
+{
+    static char bufs[2][64];
+    static unsigned which;
+    char *out = bufs[which++ & 1], *p = out;
+    while (*a && p < out + 62) *p++ = *a++;
+    *p++ = ' ';
+    while (*b && p < out + 63) *p++ = *b++;
+    *p = 0;
+    return out;
+}
+
 /* A hostile address must be refused: config reads the old address back and the device still answers there. */
 static void refuse(const char *what, unsigned d, unsigned i, int is64, unsigned long long target,
                    unsigned long long old, int (*alive)(unsigned long long))
@@ -116,10 +129,42 @@ static void refuse(const char *what, unsigned d, unsigned i, int is64, unsigned 
     check(what, now == old && alive(old));
 }
 
+/* A legal move: config reads the new address and the device answers there. */
+static void relocate(const char *what, unsigned d, unsigned i, int is64, unsigned long long target,
+                     int (*alive)(unsigned long long))
+{
+    write_bar(d, i, is64, target);
+    check(what, bar_addr(d, i, is64) == target && alive(target));
+}
+
+/* A 32-bit BAR: the hostile targets every device gets, then a legal move away and back. */
+static void bar32_scenario(const char *name, unsigned d, unsigned long long legal, int (*alive)(unsigned long long))
+{
+    unsigned long long old = bar_addr(d, 0, 0);
+    check(cat(name, "alive before"), alive(old));
+    refuse(cat(name, "bar0 into RAM"), d, 0, 0, 0x00100000ull, old, alive);
+    refuse(cat(name, "bar0 onto LAPIC"), d, 0, 0, 0xfee00000ull, old, alive);
+    refuse(cat(name, "bar0 onto IOAPIC"), d, 0, 0, 0xfec00000ull, old, alive);
+    relocate(cat(name, "bar0 moved"), d, 0, 0, legal, alive);
+    relocate(cat(name, "bar0 moved back"), d, 0, 0, old, alive);
+}
+
 static int pvpanic_alive(unsigned long long a) { return mmio_read8((u32)a) == 0x03; }
 
 #define IVSHMEM_PATTERN 0x5a5aa5a5u
 static int ivshmem_alive(unsigned long long a) { return a < 0x100000000ull && mmio_read32((u32)a) == IVSHMEM_PATTERN; }
+
+/* pvmemcontrol: Reset (command register at +8) is answered with Ack from any state. */
+static int pvmem_alive(unsigned long long a)
+{
+    if (a >= 0x100000000ull) return 0;
+    mmio_write32((u32)a + 8, 0x060fe6d2u);
+    return mmio_read32((u32)a + 8) == 0x03cf5196u;
+}
+
+/* virtio-pci: the common configuration (BAR0 + 0) reports the queue count the device was enumerated with. */
+static unsigned virtio_queues;
+static int virtio_alive(unsigned long long a) { return a < 0x100000000ull && mmio_read16((u32)a + 0x12) == virtio_queues; }
 
 static unsigned phys_bits(void)
 {
@@ -137,11 +182,8 @@ static void rollback(void)
     unsigned long long top = (1ull << phys_bits()) - 0x10000ull - 0x100000ull; /* exclusive end of the 64-bit area */
     puts("PHYS-BITS "); puthex(phys_bits(), 2); puts("\n");
     if (pp) {
+        bar32_scenario("pvpanic", pp->dev, 0xd4300000ull, pvpanic_alive);
         unsigned long long old = bar_addr(pp->dev, 0, 0);
-        check("pvpanic alive before", pvpanic_alive(old));
-        refuse("pvpanic bar0 into RAM", pp->dev, 0, 0, 0x00100000ull, old, pvpanic_alive);
-        refuse("pvpanic bar0 onto LAPIC", pp->dev, 0, 0, 0xfee00000ull, old, pvpanic_alive);
-        refuse("pvpanic bar0 onto IOAPIC", pp->dev, 0, 0, 0xfec00000ull, old, pvpanic_alive);
         if (iv) refuse("pvpanic bar0 onto ivshmem bar0", pp->dev, 0, 0, bar_addr(iv->dev, 0, 0), old, pvpanic_alive);
     }
     if (iv) {
@@ -168,6 +210,37 @@ static void rollback(void)
         check("ivshmem bar2 moved back with its data", bar_addr(iv->dev, 2, 1) == low && ivshmem_alive(low));
         write_bar(iv->dev, 2, 1, home);
         check("ivshmem bar2 moved home above 4 GiB", bar_addr(iv->dev, 2, 1) == home);
+    }
+    struct func *pm = find(0x1ae0, 0x0087);
+    if (pm) {
+        bar32_scenario("pvmemcontrol", pm->dev, 0xd4200000ull, pvmem_alive);
+        unsigned long long old = bar_addr(pm->dev, 0, 0);
+        if (pp) refuse("pvmemcontrol bar0 onto pvpanic bar0", pm->dev, 0, 0, bar_addr(pp->dev, 0, 0), old, pvmem_alive);
+    }
+    /* virtio-block and virtio-net: 64-bit BAR0 (common/notify/ISR/device config and the MSI-X table) starts above
+       4 GiB; a legal move into the 32-bit hole makes it reachable, then the hostile writes, a second legal move and
+       the way home. */
+    static const struct { unsigned device; const char *name; unsigned long long low, other; } virtio[] = {
+        { 0x1042, "virtio-block", 0xd4000000ull, 0xd4400000ull },
+        { 0x1041, "virtio-net", 0xd4080000ull, 0xd4480000ull },
+    };
+    for (unsigned v = 0; v < 2; v++) {
+        struct func *vf = find(0x1af4, virtio[v].device);
+        if (!vf) continue;
+        const char *n = virtio[v].name;
+        unsigned long long home = bar_addr(vf->dev, 0, 1), low = virtio[v].low, size = vf->bars[0].size;
+        write_bar(vf->dev, 0, 1, low);
+        virtio_queues = mmio_read16((u32)low + 0x12);
+        puts("VIRTIO "); puts(n); puts(" queues "); puthex(virtio_queues, 4); puts("\n");
+        check(cat(n, "bar0 moved into the 32-bit hole"), bar_addr(vf->dev, 0, 1) == low && virtio_queues != 0 && virtio_queues != 0xffff);
+        refuse(cat(n, "bar0 into RAM"), vf->dev, 0, 1, 0x00200000ull & ~(size - 1), low, virtio_alive);
+        refuse(cat(n, "bar0 onto LAPIC"), vf->dev, 0, 1, 0xfee00000ull & ~(size - 1), low, virtio_alive);
+        refuse(cat(n, "bar0 beyond phys bits"), vf->dev, 0, 1, 1ull << phys_bits(), low, virtio_alive);
+        refuse(cat(n, "bar0 at 0xfffffff000000000"), vf->dev, 0, 1, 0xfffffff000000000ull, low, virtio_alive);
+        if (pp) refuse(cat(n, "bar0 onto pvpanic bar0"), vf->dev, 0, 1, bar_addr(pp->dev, 0, 0) & ~(size - 1), low, virtio_alive);
+        relocate(cat(n, "bar0 moved again, device answers"), vf->dev, 0, 1, virtio[v].other, virtio_alive);
+        write_bar(vf->dev, 0, 1, home);
+        check(cat(n, "bar0 moved home above 4 GiB"), bar_addr(vf->dev, 0, 1) == home);
     }
     struct func *w = find(0x1234, 0xabcd); /* the third-party sample plugin: 32-bit, 64-bit and ROM BARs */
     if (w) {

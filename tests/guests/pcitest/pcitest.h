@@ -26,6 +26,7 @@ static inline int has_word(const char *s, const char *w)
 /* Paging stays off (this machine's paravirtual KVM refuses CR0.PG outside long mode), so the guest reaches only
    addresses below 4 GiB: 64-bit BARs are first moved into the 32-bit hole, which is legal for them. */
 static inline u8 mmio_read8(u32 a) { return *(volatile u8 *)a; }
+static inline u16 mmio_read16(u32 a) { return *(volatile u16 *)a; }
 static inline void mmio_write8(u32 a, u8 v) { *(volatile u8 *)a = v; }
 
 #endif

@@ -15,6 +15,7 @@
 #   sandbox.reps=N            rounds in benchmark mode (default 3)
 #   sandbox.l2_dmesg=1        the L2 guest prints its dmesg before leaving (in
 #                             benchmark mode: in the first round only)
+#   sandbox.vmm_trace=1       PluginVmm prints its start-up trace to stderr
 #
 # For every scenario it launches the adapter with the scenario's vCPUs and
 # devices, echoes the L2 console ("L2| [label +seconds] line"), and prints
@@ -54,6 +55,7 @@ REPS=$(param reps 3)
 DMESG=$(param l2_dmesg 0)
 EXTRA_CMDLINE=""   # added to the L2 command line (sandbox.dmesg=1)
 [ "$DMESG" = 1 ] && EXTRA_CMDLINE=" sandbox.dmesg=1"
+[ "$(param vmm_trace 0)" = 1 ] && export PLUGINVMM_STARTUP_TRACE=1   # inherited by the adapter
 
 result() { echo "RESULT $*"; }
 now_us() { REPLY=${EPOCHREALTIME/./}; }
@@ -144,6 +146,8 @@ guest_results() {
 guest_value() { sed -n "s/^RESULT $2=//p" "$1" | head -n1; }
 
 source /sandbox/virtio.sh   # the virtio scenarios: virtio_setup, virtio_verdict
+source /sandbox/vfio.sh     # the vfio scenario: vfio_setup, vfio_verdict
+source /sandbox/ivshmem.sh  # the ivshmem scenario: ivshmem_setup, ivshmem_verdict
 
 # --- scenarios --------------------------------------------------------------------
 # scenario_setup NAME -> S_ARGS (adapter arguments), S_TIMEOUT
@@ -156,9 +160,18 @@ scenario_setup() {
     smp) vcpus=2 ;;
     pci) S_ARGS+=(--device pvpanic) ;;
     panic|bar) S_ARGS+=(--device pvpanic) ;;
-    blk|net|virtio-bar|blkbench|netbench|*_qemu)   # l1/virtio.sh
+    blk|net|virtio-bar|blkbench|netbench|blk_qemu|net_qemu|virtio-bar_qemu|blkbench_qemu|netbench_qemu)   # l1/virtio.sh
         virtio_setup "$1" || return 1
         cmdline="$L2_CMDLINE sandbox.scenario=$(virtio_base "$1")$EXTRA_CMDLINE$S_CMDLINE_EXTRA" ;;
+    ivshmem|ivshmem_qemu)   # l1/ivshmem.sh; ivshmem_qemu: with the qemu adapter whatever --vmm is
+        [ "$1" = ivshmem_qemu ] && S_ADAPTER=/sandbox/vmm-qemu.sh
+        ivshmem_setup || return 1
+        cmdline="$L2_CMDLINE sandbox.scenario=ivshmem$EXTRA_CMDLINE$S_CMDLINE_EXTRA" ;;
+    vfio|vfio_qemu)   # l1/vfio.sh; vfio_qemu: with the qemu adapter whatever --vmm is
+        [ "$1" = vfio_qemu ] && S_ADAPTER=/sandbox/vmm-qemu.sh
+        vfio_setup || return 1
+        # 64 KiB of L2 RAM the guest kernel leaves alone, for the device's DMA (l2/vfio.sh)
+        cmdline="$L2_CMDLINE memmap=64K\$0x07000000 sandbox.scenario=vfio$EXTRA_CMDLINE$S_CMDLINE_EXTRA" ;;
     custom)  # run.sh --guest-*: files appended to the L1 initramfs
         kernel=/sandbox/guest/kernel initrd=/sandbox/guest/initrd
         cmdline=$(cat /sandbox/guest/cmdline)
@@ -195,6 +208,12 @@ scenario_verdict() {
         [ "$(guest_value "$c" bar_events)" = 0x03 ] || REPLY="${REPLY}events_not_0x03,"
         [ "$(guest_value "$c" pvpanic_driver)" = bound ] || REPLY="${REPLY}driver_not_bound,"
         [ "$RUN_RC" = "$PANIC_RC" ] || REPLY="${REPLY}rc=${RUN_RC}_expected_$PANIC_RC"
+        return ;;
+    ivshmem|ivshmem_qemu)
+        ivshmem_verdict "$c"
+        return ;;
+    vfio|vfio_qemu)
+        vfio_verdict "$c"
         return ;;
     blk|net|virtio-bar|blkbench|netbench|*_qemu)
         virtio_verdict "$s" "$c"

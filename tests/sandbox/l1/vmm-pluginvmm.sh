@@ -87,7 +87,9 @@ case "$memory$vcpus" in *[!0-9]*|'') unsupported "non-numeric --memory/--vcpus" 
 } > "$TOML" || unsupported "cannot write $TOML"
 sed 's/^/TOML| /' "$TOML" >&2
 
-if [ -f "$VMM_DIR/vmm.dll" ]; then
+if [ -x "$VMM_DIR/vmm" ] && [ -f "$VMM_DIR/libcoreclr.so" ]; then
+    cmd=("$VMM_DIR/vmm" run "$TOML")              # self-contained: its own runtime, no muxer
+elif [ -f "$VMM_DIR/vmm.dll" ]; then
     cmd=("$DOTNET_ROOT/dotnet" "$VMM_DIR/vmm.dll" run "$TOML")
 elif [ -x "$VMM_DIR/vmm" ]; then
     cmd=("$VMM_DIR/vmm" run "$TOML")
