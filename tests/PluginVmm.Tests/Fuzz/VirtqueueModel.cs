@@ -95,7 +95,8 @@ public sealed class VirtqueueModel
         var chain = Walk(head);
         _lastAvail++;
         Popped.Add(head);
-        if (_eventIdx) Write16(AvailEvent, _lastAvail);
+        // avail_event stays where it was while chains are there: the device asks for a notification only when the
+        // ring is empty (above), so a driver adding chains during the drain need not notify.
         return chain;
     }
 
