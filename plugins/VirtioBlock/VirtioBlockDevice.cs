@@ -120,8 +120,10 @@ public sealed class VirtioBlockDevice : IVirtioDevice
     /// <summary>Carries out one request; returns the bytes written into the chain (data + status).</summary>
     internal uint Handle(IGuestMemory memory, DescriptorChain chain)
     {
-        // The status byte is the last byte of the last device-writable buffer.
-        if (chain.Writable.Count == 0 || chain.Writable[^1] is not { Length: > 0 } last || !memory.Contains(last.Address + last.Length - 1, 1))
+        // The status byte is the last byte of the last device-writable buffer. A buffer whose end wraps past 2^64
+        // has no last byte: without the check its "last byte" would be some unrelated guest address.
+        if (chain.Writable.Count == 0 || chain.Writable[^1] is not { Length: > 0 } last
+            || last.Address > ulong.MaxValue - (last.Length - 1) || !memory.Contains(last.Address + last.Length - 1, 1))
             return 0;
         ulong statusAddress = last.Address + last.Length - 1;
         ulong dataIn = chain.WritableLength - 1;   // room for IN / GET_ID data before the status byte

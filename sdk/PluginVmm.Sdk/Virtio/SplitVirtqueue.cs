@@ -31,6 +31,7 @@ public sealed class SplitVirtqueue
     private ushort _usedIdx;
     private ushort _signalledUsed;
     private bool _signalledValid;
+    private volatile bool _stopped;
 
     /// <summary>
     /// Creates the queue over rings the driver placed at <paramref name="descTable"/>, <paramref name="availRing"/>
@@ -96,6 +97,7 @@ public sealed class SplitVirtqueue
     public bool TryPop(out DescriptorChain chain)
     {
         chain = null!;
+        if (_stopped) return false;
         ushort availIdx = ReadAvailIdx();
         if (availIdx == _lastAvail)
         {
@@ -116,7 +118,7 @@ public sealed class SplitVirtqueue
     }
 
     /// <summary>True when the driver has made chains available that were not taken yet.</summary>
-    public bool HasAvailable => ReadAvailIdx() != _lastAvail;
+    public bool HasAvailable => !_stopped && ReadAvailIdx() != _lastAvail;
 
     /// <summary>
     /// Turns driver notifications for this queue on or off (used.flags NO_NOTIFY, or avail_event with EVENT_IDX).
@@ -124,6 +126,7 @@ public sealed class SplitVirtqueue
     /// </summary>
     public void SetNotification(bool enabled)
     {
+        if (_stopped) return;
         if (EventIdx)
         {
             if (enabled) WriteU16(AvailEventAddress, _lastAvail);
@@ -145,6 +148,7 @@ public sealed class SplitVirtqueue
     /// <summary>Puts (head, written) on the used ring and publishes the new used index.</summary>
     public void AddUsed(ushort head, uint written)
     {
+        if (_stopped) return;
         ulong elem = _used + 4 + 8UL * (ulong)(_usedIdx % Size);
         Span<byte> b = stackalloc byte[8];
         BinaryPrimitives.WriteUInt32LittleEndian(b, head);
@@ -159,6 +163,7 @@ public sealed class SplitVirtqueue
     /// <summary>Sends the queue's interrupt unless the driver suppressed it (NO_INTERRUPT, or used_event with EVENT_IDX).</summary>
     public void NotifyIfNeeded()
     {
+        if (_stopped) return;
         // Our used index must be visible before we read the driver's suppression state.
         Interlocked.MemoryBarrier();
         bool notify;
@@ -187,6 +192,14 @@ public sealed class SplitVirtqueue
     }
 
     private ulong AvailEventAddress => _used + 4 + 8UL * Size;
+
+    /// <summary>
+    /// The device needs a reset (<see cref="VirtioPciTransport.Fail"/>): from now on the queue touches guest memory no
+    /// more — nothing is taken, returned or notified — so a device thread the transport does not drive (virtio-net's
+    /// receive loop) cannot keep filling buffers after DEVICE_NEEDS_RESET. A chain already taken may still be written
+    /// by the device; it is not returned.
+    /// </summary>
+    internal void Stop() => _stopped = true;
 
     private ushort ReadAvailIdx()
     {

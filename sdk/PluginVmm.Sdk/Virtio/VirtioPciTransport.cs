@@ -448,12 +448,17 @@ public class VirtioPciTransport : PciDevice, IDisposable
     }
 
     /// <summary>
-    /// Fences the device until the driver resets it: sets DEVICE_NEEDS_RESET, stops notifications and, when the
-    /// driver had set DRIVER_OK, raises the config interrupt. Safe from any thread.
+    /// Fences the device until the driver resets it: sets DEVICE_NEEDS_RESET, stops notifications and every queue
+    /// (nothing more is taken from or returned to guest memory, whichever thread asks) and, when the driver had set
+    /// DRIVER_OK, raises the config interrupt. Safe from any thread.
     /// </summary>
     public void Fail(string reason)
     {
-        if (_running is { } running) running.Failed = true;
+        if (_running is { } running)
+        {
+            running.Failed = true;
+            foreach (var queue in running.Queues) queue?.Stop();
+        }
         int old = Interlocked.Or(ref _status, VirtioStatus.DeviceNeedsReset);
         if ((old & VirtioStatus.DeviceNeedsReset) != 0) return;
         _logger.LogWarning("{Device}: device needs reset: {Reason}", _name, reason);

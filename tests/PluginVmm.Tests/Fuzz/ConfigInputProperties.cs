@@ -139,11 +139,21 @@ public sealed partial class ConfigInputProperties(ITestOutputHelper output) : ID
         return reader.ReadToEnd();
     }
 
-    private ConfigResult Load(string text) => ConfigLoader.Load(ConfigLoader.Parse(text, "vmm.toml", _dir.Path), TestPlugins.All);
+    private ConfigResult Load(string text) => Load(text, _dir.Path);
 
-    private void CheckFile(string text)
+    private static ConfigResult Load(string text, string directory) => ConfigLoader.Load(ConfigLoader.Parse(text, "vmm.toml", directory), TestPlugins.All);
+
+    private void CheckFile(string text) => CheckFile(text, _dir.Path);
+
+    /// <summary>
+    /// The property for one file's bytes as <c>File.ReadAllText</c> would decode them, loaded relative to
+    /// <paramref name="directory"/>: a config and no diagnostics, or positioned one-line diagnostics; throws otherwise.
+    /// </summary>
+    internal static void CheckBytes(byte[] bytes, string directory) => CheckFile(Decode(bytes), directory);
+
+    private static void CheckFile(string text, string directory)
     {
-        var result = Load(text);
+        var result = Load(text, directory);
         if (result.Succeeded)
         {
             if (result.Diagnostics.Count != 0) throw new InvalidOperationException("a config and diagnostics at once");
