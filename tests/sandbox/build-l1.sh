@@ -85,46 +85,37 @@ for f in bios-microvm.bin qboot.rom linuxboot.bin linuxboot_dma.bin kvmvapic.bin
 done
 cp /usr/lib/ipxe/qemu/efi-virtio.rom "$root/usr/lib/ipxe/qemu/" 2>/dev/null || true
 
-if [ -n "$vmm_dir" ] && [ -f "$vmm_dir/libcoreclr.so" ]; then
-    # a self-contained publish brings its own runtime: no shared one, no muxer
-    for lib in libssl.so.3 libcrypto.so.3; do
+if [ -n "$vmm_dir" ]; then
+    if [ -f "$vmm_dir/libcoreclr.so" ]; then
+        # a self-contained publish brings its own runtime: no shared one, no muxer
+        say_what="self-contained VMM from $vmm_dir"
+    else
+        dn=/usr/share/dotnet
+        runtime=$(ls -d $dn/shared/Microsoft.NETCore.App/* | sort -V | tail -n1)
+        fxr=$(ls -d $dn/host/fxr/* | sort -V | tail -n1)
+        mkdir -p "$root$dn/shared/Microsoft.NETCore.App" "$root$dn/host/fxr"
+        cp -a "$runtime" "$root$dn/shared/Microsoft.NETCore.App/"
+        cp -a "$fxr" "$root$dn/host/fxr/"
+        add_program "$root" $dn/dotnet $(ls "$runtime"/*.so "$fxr"/*.so | grep -v traceptprovider)
+        rm -f "$root$runtime/libcoreclrtraceptprovider.so"
+        ln -sf $dn/dotnet "$root/usr/bin/dotnet"
+        say_what=".NET runtime $(basename "$runtime") + VMM from $vmm_dir"
+    fi
+    for lib in libssl.so.3 libcrypto.so.3; do   # dlopen()ed, so ldd does not name them
         add_program "$root" "/usr/lib/x86_64-linux-gnu/$lib"
     done
     mkdir -p "$root/opt/vmm"
     cp -a "$vmm_dir/." "$root/opt/vmm/"
-    rm -f "$root/opt/vmm/libcoreclrtraceptprovider.so"   # wants liblttng-ust; coreclr does without it
+    # libcoreclrtraceptprovider.so wants liblttng-ust (not installed); coreclr does without it (DOTNET_LTTng=0)
+    rm -f "$root/opt/vmm/libcoreclrtraceptprovider.so"
+    # native ELF files of the VMM (apphost, runtime, native libraries): their libraries
     while read -r f; do
         [ "$(head -c4 "$f" | od -An -tx1 | tr -d ' ')" = 7f454c46 ] || continue
         ldd "$f" 2>/dev/null | grep -oE '/[^ ]+' | grep -v "^$vmm_dir" | while read -r lib; do
             [ -e "$root$lib" ] || add_program "$root" "$lib"
         done
     done < <(find "$vmm_dir" -type f ! -name libcoreclrtraceptprovider.so)
-    say "self-contained VMM from $vmm_dir"
-elif [ -n "$vmm_dir" ]; then
-    dn=/usr/share/dotnet
-    runtime=$(ls -d $dn/shared/Microsoft.NETCore.App/* | sort -V | tail -n1)
-    fxr=$(ls -d $dn/host/fxr/* | sort -V | tail -n1)
-    mkdir -p "$root$dn/shared/Microsoft.NETCore.App" "$root$dn/host/fxr"
-    cp -a "$runtime" "$root$dn/shared/Microsoft.NETCore.App/"
-    cp -a "$fxr" "$root$dn/host/fxr/"
-    # libcoreclrtraceptprovider.so wants liblttng-ust (not installed); coreclr
-    # does without it when DOTNET_LTTng=0
-    add_program "$root" $dn/dotnet $(ls "$runtime"/*.so "$fxr"/*.so | grep -v traceptprovider)
-    rm -f "$root$runtime/libcoreclrtraceptprovider.so"
-    ln -sf $dn/dotnet "$root/usr/bin/dotnet"
-    for lib in libssl.so.3 libcrypto.so.3; do
-        add_program "$root" "/usr/lib/x86_64-linux-gnu/$lib"
-    done
-    mkdir -p "$root/opt/vmm"
-    cp -a "$vmm_dir/." "$root/opt/vmm/"
-    # native ELF files of the VMM (apphost, native libraries): their libraries
-    while read -r f; do
-        [ "$(head -c4 "$f" | od -An -tx1 | tr -d ' ')" = 7f454c46 ] || continue
-        ldd "$f" 2>/dev/null | grep -oE '/[^ ]+' | grep -v "^$vmm_dir" | while read -r lib; do
-            [ -e "$root$lib" ] || add_program "$root" "$lib"
-        done
-    done < <(find "$vmm_dir" -type f)
-    say ".NET runtime $(basename "$runtime") + VMM from $vmm_dir"
+    say "$say_what"
 fi
 
 write_cpio "$root" "$out"
