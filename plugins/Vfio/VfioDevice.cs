@@ -42,6 +42,7 @@ internal sealed class VfioDevice : PciDevice, IDisposable
     private bool _slotsMapped;
     private ushort _msixControl;          // Enable and Function Mask as the guest wrote them
     private bool _msixWired, _msiWired;
+    private int _msiWiredCount;
     private bool _fenced;
 
     public VfioDevice(IDeviceContext context, IVfioFunction function) : base(BuildConfiguration(function, out byte[] host))
@@ -147,7 +148,9 @@ internal sealed class VfioDevice : PciDevice, IDisposable
         if (_fenced) return 0xFFFF_FFFF;
         if (register == CommandRegister) return (host & 0xFFFF_0000) | Configuration.Command;
         if (_msixLayout is { } x && register == x.CapabilityOffset / 4)
-            return (host & 0x07FF_FFFF) | (uint)_msixControl << 16;  // table size from the host, Enable/Mask ours
+            // Enable/Mask ours, and the table size of the table we emulate (at most the host's), so the guest never
+            // programs an entry whose writes would fall through to the host table
+            return (host & 0x0000_FFFF) | (uint)Math.Max(_msix!.Count - 1, 0) << 16 | (uint)_msixControl << 16;
         if (_msi is { } msi && msi.Covers(register)) return msi.Read(register, host);
         return host;
     }
@@ -155,7 +158,9 @@ internal sealed class VfioDevice : PciDevice, IDisposable
     /// <inheritdoc/>
     protected override void OnConfigWritten(int register, int offset, ReadOnlySpan<byte> data)
     {
-        if (_fenced || data.Length is not (1 or 2 or 4) || offset < 0 || offset + data.Length > 4) return;
+        // the same well-formedness PciConfiguration.Write demands: what it dropped must not reach the host either
+        if (_fenced || (uint)register >= PciConfiguration.RegisterCount || data.Length is not (1 or 2 or 4)
+            || offset < 0 || offset + data.Length > 4 || offset % data.Length != 0) return;
         if (register is >= FirstBar and < FirstBar + 6 or RomRegister) return;   // shadowed: the core moves BARs
         if (_msixLayout is { } x && register == x.CapabilityOffset / 4)
         {
@@ -169,6 +174,9 @@ internal sealed class VfioDevice : PciDevice, IDisposable
             return;
         }
         if ((ulong)register * 4 + 4 > _config.Size) return;   // beyond the host's config space: dropped, as a read gives 0
+        // Decoding going off: the slots go before the host stops decoding (its mmaps fault from then on); going on,
+        // after (UpdateSlots below).
+        if (register == CommandRegister && !Configuration.MemoryDecodeEnabled) UpdateSlots();
         if (!_function.Write(_config, (ulong)(register * 4 + offset), data))
             Fence($"config write at 0x{register * 4 + offset:x}");
         else if (register == CommandRegister) UpdateSlots();
@@ -184,6 +192,12 @@ internal sealed class VfioDevice : PciDevice, IDisposable
         }
         _msix!.SetMessageControl(_msixControl);
         bool enable = (_msixControl & MsixTable.ControlEnable) != 0;
+        if (enable && _msiWired)
+        {
+            // vfio-pci takes one interrupt type at a time; a driver enabling both gets the first (spec: undefined)
+            _logger.LogWarning("{Device}: guest enabled MSI-X while MSI is on; MSI-X not wired", _name);
+            return;
+        }
         if (enable != _msixWired) Wire(VfioIrq.Msix, _msixGroup!, enable ? _msix.Count : 0, ref _msixWired);
     }
 
@@ -193,7 +207,16 @@ internal sealed class VfioDevice : PciDevice, IDisposable
         int enabled = msi.Enabled ? Math.Min(msi.EnabledVectors, _msiGroup!.Count) : 0;
         for (int v = 0; v < _msiGroup!.Count; v++)
             _msiGroup.Update(v, msi.Message(v), masked: v >= enabled || msi.IsMasked(v));
-        if ((enabled > 0) != _msiWired) Wire(VfioIrq.Msi, _msiGroup, enabled, ref _msiWired);
+        if (enabled == _msiWiredCount) return;
+        if (enabled > 0 && _msixWired)
+        {
+            _logger.LogWarning("{Device}: guest enabled MSI while MSI-X is on; MSI not wired", _name);
+            return;
+        }
+        // a new vector count needs the old set disabled first (VFIO_DEVICE_SET_IRQS cannot grow an enabled set)
+        if (_msiWired && enabled > 0) Wire(VfioIrq.Msi, _msiGroup, 0, ref _msiWired);
+        if (!_fenced) Wire(VfioIrq.Msi, _msiGroup, enabled, ref _msiWired);
+        _msiWiredCount = _msiWired ? enabled : 0;
     }
 
     // Hands the group's eventfds to VFIO (count > 0) or disables the host interrupts (0).
@@ -278,6 +301,7 @@ internal sealed class VfioDevice : PciDevice, IDisposable
         if (_msixWired) _function.SetIrqEventFds(VfioIrq.Msix, []);
         if (_msiWired) _function.SetIrqEventFds(VfioIrq.Msi, []);
         _msixWired = _msiWired = false;
+        _msiWiredCount = 0;
     }
 
     private static void TryDispose(IDisposable d)
@@ -298,6 +322,7 @@ internal sealed class VfioDevice : PciDevice, IDisposable
         if (_msixWired) _function.SetIrqEventFds(VfioIrq.Msix, []);
         if (_msiWired) _function.SetIrqEventFds(VfioIrq.Msi, []);
         _msixWired = _msiWired = false;
+        _msiWiredCount = 0;
         foreach (var slot in _slots) TryDispose(slot);
         _slots.Clear();
         foreach (var (_, _, memory) in _windows) TryDispose(memory);
