@@ -370,7 +370,7 @@ public class VirtioPciTransport : PciDevice, IDisposable
         _running = running;
         try
         {
-            _device.Activate(new VirtioActivation(_driverFeatures, _memory, queues, Fail, ConfigChanged));
+            _device.Activate(new VirtioActivation(_driverFeatures, _memory, queues, reason => FailActivation(running, reason), ConfigChanged));
         }
         catch (Exception e)
         {
@@ -405,7 +405,7 @@ public class VirtioPciTransport : PciDevice, IDisposable
         }
         catch (Exception e)
         {
-            Fail($"queue {queue} thread: {e.Message}");
+            FailActivation(running, $"queue {queue} thread: {e.Message}");
         }
     }
 
@@ -427,7 +427,7 @@ public class VirtioPciTransport : PciDevice, IDisposable
             }
             catch (Exception e)
             {
-                Fail(e is VirtqueueException ? e.Message : $"queue {queue}: {e.GetType().Name}: {e.Message}");
+                FailActivation(running, e is VirtqueueException ? e.Message : $"queue {queue}: {e.GetType().Name}: {e.Message}");
             }
         }
     }
@@ -465,14 +465,26 @@ public class VirtioPciTransport : PciDevice, IDisposable
         if ((old & VirtioStatus.DriverOk) != 0) ConfigChanged();
     }
 
+    // A fault reported by (or on behalf of) one activation: ignored once the driver has reset it, so a late report
+    // from a thread still finishing the old queues cannot fence the activation that followed.
+    private void FailActivation(Running running, string reason)
+    {
+        if (ReferenceEquals(_running, running)) Fail(reason);
+    }
+
     private void StopLocked()
     {
         if (_running is not { } running) return;
         _running = null;
         running.Failed = true;
+        foreach (var queue in running.Queues) queue?.Stop();   // nothing more taken from or returned to the old rings
         running.Stop.Cancel();
         foreach (var t in running.Threads)
             if (t != Thread.CurrentThread) t.Join();
+        // A doorbell served on a vCPU thread (an MMIO notify write) may still be inside the device: wait for it, so
+        // that after a reset no old request touches guest memory. Nothing under a queue lock takes _lock.
+        foreach (var queueLock in _queueLocks)
+            lock (queueLock) { }
         running.Stop.Dispose();
         LogQueueStatistics(running);
         try
