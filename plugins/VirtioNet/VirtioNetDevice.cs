@@ -207,13 +207,14 @@ public sealed class VirtioNetDevice : IVirtioDevice
                     var writable = WritableRanges(chain, ref ranges);
                     int length = _backend.Read(active.Memory, writable);
                     if (length <= 0) continue;
-                    written = Received(active.Memory, chain, length, default);
+                    // the TAP reports a frame's full length even when it cut it to the buffers: such a frame is dropped
+                    written = (ulong)length <= chain.WritableLength ? Received(active.Memory, chain, length, default) : Dropped();
                 }
                 else
                 {
                     int length = _backend.Read(packet);
                     if (length <= 0) continue;
-                    written = Received(active.Memory, chain, length, packet.AsSpan(0, length));
+                    written = length <= packet.Length ? Received(active.Memory, chain, length, packet.AsSpan(0, length)) : Dropped();
                 }
                 rx.AddUsed(chain.Head, written);
                 rx.NotifyIfNeeded();
@@ -281,6 +282,12 @@ public sealed class VirtioNetDevice : IVirtioDevice
         Span<byte> gsoType = stackalloc byte[1];
         if (inGuest ? ReadWritable(memory, chain, 1, gsoType) && gsoType[0] != 0 : copy[1] != 0) _rxGso++;
         return (uint)length;
+    }
+
+    private uint Dropped()
+    {
+        Interlocked.Increment(ref _rxDropped);
+        return 0;
     }
 
     private static bool ReadWritable(IGuestMemory memory, DescriptorChain chain, ulong offset, Span<byte> destination)
