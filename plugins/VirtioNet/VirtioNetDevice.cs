@@ -9,18 +9,19 @@ namespace PluginVmm.Plugins.VirtioNet;
 
 /// <summary>
 /// virtio-net (virtio 1.2 §5.1) with one RX/TX queue pair over an <see cref="INetBackend"/> (a TAP interface).
-/// Offers MAC and STATUS (link up while there is a backend), checksum offload both ways and TSO4/TSO6/ECN both
-/// ways; the receive offloads the guest accepts are passed to the backend (TUNSETOFFLOAD) at DRIVER_OK.
+/// Offers MAC and STATUS (link up while there is a backend), checksum offload both ways, TSO4/TSO6/ECN both ways and
+/// mergeable receive buffers; the receive offloads the guest accepts are passed to the backend (TUNSETOFFLOAD) at
+/// DRIVER_OK.
 /// <para>
 /// TX runs on the transport's queue thread: each chain's readable bytes (virtio_net_hdr_v1 + frame) go to the
-/// backend unchanged, gathered straight from guest RAM (one writev per frame). RX runs on a thread of its own: it
-/// waits for a packet from the backend, then for a guest buffer (re-enabling RX notifications while it waits), and
-/// sets num_buffers to 1. A chain that holds the largest packet gets it straight from the backend (readv into
-/// guest RAM); a smaller one gets it copied, and a packet that does not fit is dropped (the buffer comes back with
-/// length 0).
+/// backend unchanged, gathered straight from guest RAM (one writev per frame). RX runs on a thread of its own
+/// (VirtioNetDevice.Receive.cs): it waits for a packet from the backend, then for guest buffers. With MRG_RXBUF a
+/// packet spreads over as many chains as it needs (<see cref="MergeableRxBuffers"/>), read straight into them;
+/// without it each packet takes one chain (num_buffers 1), read straight into a chain that holds the largest packet,
+/// copied into a smaller one, and dropped when it does not fit.
 /// </para>
 /// </summary>
-public sealed class VirtioNetDevice : IVirtioDevice
+public sealed partial class VirtioNetDevice : IVirtioDevice
 {
     /// <summary>Queue indices.</summary>
     public const int RxQueue = 0, TxQueue = 1;
@@ -31,7 +32,8 @@ public sealed class VirtioNetDevice : IVirtioDevice
     // Feature bits (linux/virtio_net.h).
     public const ulong FeatureCsum = 1UL << 0, FeatureGuestCsum = 1UL << 1, FeatureMac = 1UL << 5,
         FeatureGuestTso4 = 1UL << 7, FeatureGuestTso6 = 1UL << 8, FeatureGuestEcn = 1UL << 9,
-        FeatureHostTso4 = 1UL << 11, FeatureHostTso6 = 1UL << 12, FeatureHostEcn = 1UL << 13, FeatureStatus = 1UL << 16;
+        FeatureHostTso4 = 1UL << 11, FeatureHostTso6 = 1UL << 12, FeatureHostEcn = 1UL << 13, FeatureMrgRxbuf = 1UL << 15,
+        FeatureStatus = 1UL << 16;
 
     /// <summary>VIRTIO_NET_S_LINK_UP.</summary>
     public const ushort LinkUp = 1;
@@ -64,7 +66,7 @@ public sealed class VirtioNetDevice : IVirtioDevice
     public int TxDropped => Volatile.Read(ref _txDropped);
 
     private int _rxDropped, _txDropped;
-    private long _rxPackets, _txPackets, _rxBufferWaits, _rxBytes, _txBytes, _txGso, _rxGso, _txWriteTicks, _txBusyTicks, _txCalls;
+    private long _rxPackets, _rxMerged, _rxUnusable, _txPackets, _rxBufferWaits, _rxBytes, _txBytes, _txGso, _rxGso, _txWriteTicks, _txBusyTicks, _txCalls;
 
     /// <inheritdoc/>
     public ushort DeviceType => VirtioPciLayout.TypeNet;
@@ -72,7 +74,7 @@ public sealed class VirtioNetDevice : IVirtioDevice
     /// <inheritdoc/>
     public ulong DeviceFeatures =>
         FeatureCsum | FeatureGuestCsum | FeatureMac | FeatureGuestTso4 | FeatureGuestTso6 | FeatureGuestEcn
-        | FeatureHostTso4 | FeatureHostTso6 | FeatureHostEcn | FeatureStatus;
+        | FeatureHostTso4 | FeatureHostTso6 | FeatureHostEcn | FeatureMrgRxbuf | FeatureStatus;
 
     /// <inheritdoc/>
     public int QueueCount => 2;
@@ -188,137 +190,6 @@ public sealed class VirtioNetDevice : IVirtioDevice
         return _txRanges.AsSpan(0, readable.Count);
     }
 
-    private void RxLoop(VirtioActivation active, SplitVirtqueue rx)
-    {
-        var packet = new byte[MaxPacket];
-        var ranges = new GuestRange[QueueSize];
-        DescriptorChain? chain = null;   // a guest buffer taken for a packet that turned out not to be there yet
-        try
-        {
-            while (!_stopping)
-            {
-                if (!_backend!.WaitReadable(100)) continue;
-                if (chain is null && !TryTakeBuffer(rx, out chain)) return;
-                uint written;
-                if (chain.Error is null && chain.WritableLength >= MaxPacket)
-                {
-                    // Any packet fits (Linux posts 64 KiB+ "big packet" chains when it takes TSO): the backend
-                    // reads it straight into the guest buffers (readv), with no copy through our buffer.
-                    var writable = WritableRanges(chain, ref ranges);
-                    int length = _backend.Read(active.Memory, writable);
-                    if (length <= 0) continue;
-                    // the TAP reports a frame's full length even when it cut it to the buffers: such a frame is dropped
-                    written = (ulong)length <= chain.WritableLength ? Received(active.Memory, chain, length, default) : Dropped();
-                }
-                else
-                {
-                    int length = _backend.Read(packet);
-                    if (length <= 0) continue;
-                    written = length <= packet.Length ? Received(active.Memory, chain, length, packet.AsSpan(0, length)) : Dropped();
-                }
-                rx.AddUsed(chain.Head, written);
-                rx.NotifyIfNeeded();
-                chain = null;
-            }
-        }
-        catch (VirtqueueException e)
-        {
-            active.Fail(e.Message);
-        }
-        catch (Exception e) when (!_stopping)
-        {
-            _logger.LogWarning(e, "virtio-net: receive stopped");
-            active.Fail($"receive failed: {e.Message}");
-        }
-        catch (Exception)
-        {
-            // Reset under way: the backend or the queue went away.
-        }
-    }
-
-    // Waits for a guest buffer; false when stopping.
-    private bool TryTakeBuffer(SplitVirtqueue rx, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out DescriptorChain? chain)
-    {
-        while (true)
-        {
-            chain = null;
-            if (_stopping) return false;
-            if (rx.TryPop(out var taken))
-            {
-                chain = taken;
-                return true;
-            }
-            rx.SetNotification(true);
-            if (rx.HasAvailable) continue;
-            _rxBufferWaits++;
-            _rxBuffers.WaitOne(100);
-        }
-    }
-
-    // Finishes a packet of `length` bytes for `chain`: either already in the guest buffers (`copy` empty) or to be
-    // copied from `copy`. Sets num_buffers to 1 (the packet is in this one chain); returns the used length, 0 for a
-    // packet dropped (too short for the header, or larger than the chain).
-    private uint Received(IGuestMemory memory, DescriptorChain chain, int length, Span<byte> copy)
-    {
-        bool inGuest = copy.IsEmpty;
-        if (length < TapBackend.VnetHeaderSize || (!inGuest && (chain.Error is not null || chain.WritableLength < (ulong)length)))
-        {
-            Interlocked.Increment(ref _rxDropped);
-            return 0;
-        }
-        Span<byte> numBuffers = stackalloc byte[2];
-        BinaryPrimitives.WriteUInt16LittleEndian(numBuffers, 1);
-        if (inGuest)
-        {
-            chain.Write(memory, 10, numBuffers);
-        }
-        else
-        {
-            numBuffers.CopyTo(copy[10..]);
-            chain.Write(memory, 0, copy);
-        }
-        _rxPackets++;
-        _rxBytes += length;
-        Span<byte> gsoType = stackalloc byte[1];
-        if (inGuest ? ReadWritable(memory, chain, 1, gsoType) && gsoType[0] != 0 : copy[1] != 0) _rxGso++;
-        return (uint)length;
-    }
-
-    private uint Dropped()
-    {
-        Interlocked.Increment(ref _rxDropped);
-        return 0;
-    }
-
-    private static bool ReadWritable(IGuestMemory memory, DescriptorChain chain, ulong offset, Span<byte> destination)
-    {
-        int done = 0;
-        foreach (var (address, length) in DescriptorChain.Pieces(chain.Writable, offset, destination.Length))
-        {
-            memory.Read(address, destination.Slice(done, length));
-            done += length;
-        }
-        return done == destination.Length;
-    }
-
-    // The chain's writable buffers as guest ranges (checked to be in RAM; the total fits a uint, each up to MaxPacket
-    // is needed, so a range is cut there and fits an int).
-    private static ReadOnlySpan<GuestRange> WritableRanges(DescriptorChain chain, ref GuestRange[] ranges)
-    {
-        var writable = chain.Writable;
-        if (ranges.Length < writable.Count) ranges = new GuestRange[writable.Count];
-        int count = 0;
-        long left = MaxPacket;
-        foreach (var b in writable)
-        {
-            if (left == 0) break;
-            int n = (int)Math.Min(b.Length, left);
-            ranges[count++] = new GuestRange(b.Address, n);
-            left -= n;
-        }
-        return ranges.AsSpan(0, count);
-    }
-
     /// <inheritdoc/>
     public void Reset()
     {
@@ -327,10 +198,10 @@ public sealed class VirtioNetDevice : IVirtioDevice
         if (_rxThread is { } t && t != Thread.CurrentThread) t.Join();
         _rxThread = null;
         if (_active is not null)
-            _logger.LogInformation("virtio-net: reset; rx {RxPackets} packets, {RxBytes} bytes, {RxGso} GSO ({RxDropped} dropped, {Waits} waits for a guest buffer); " +
+            _logger.LogInformation("virtio-net: reset; rx {RxPackets} packets, {RxBytes} bytes, {RxGso} GSO, {RxMerged} mergeable buffers ({RxDropped} dropped, {RxUnusable} unusable buffers, {Waits} waits for a guest buffer); " +
                 "tx {TxPackets} packets, {TxBytes} bytes, {TxGso} GSO ({TxDropped} dropped) in {TxCalls} doorbell batches, " +
                 "{TxBusyMs:F0} ms busy of which {TxWriteMs:F0} ms in TAP writes",
-                Interlocked.Read(ref _rxPackets), Interlocked.Read(ref _rxBytes), Interlocked.Read(ref _rxGso), RxDropped, Interlocked.Read(ref _rxBufferWaits),
+                Interlocked.Read(ref _rxPackets), Interlocked.Read(ref _rxBytes), Interlocked.Read(ref _rxGso), Interlocked.Read(ref _rxMerged), RxDropped, Interlocked.Read(ref _rxUnusable), Interlocked.Read(ref _rxBufferWaits),
                 Interlocked.Read(ref _txPackets), Interlocked.Read(ref _txBytes), Interlocked.Read(ref _txGso), TxDropped, Interlocked.Read(ref _txCalls),
                 Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _txBusyTicks)).TotalMilliseconds,
                 Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _txWriteTicks)).TotalMilliseconds);

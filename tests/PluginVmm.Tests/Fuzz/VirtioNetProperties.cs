@@ -12,7 +12,8 @@ namespace PluginVmm.Tests.Fuzz;
 /// Issue 7, target 3 (virtio-net): the same hostile driver as <see cref="VirtioBlockProperties"/> on the real
 /// virtio-net device over a recording backend (the TAP's place). After every kick and every received packet guest
 /// RAM equals the model's (TX chains come back with length 0; an RX packet lands only in the writable buffers of the
-/// chain it was given, with num_buffers = 1, or is dropped when it does not fit), the backend received exactly the
+/// chain it was given, with num_buffers = 1, or is dropped when it does not fit; with MRG_RXBUF it spreads over the
+/// chains the device took ahead, num_buffers in the first, as <c>ReceiveMergeable</c> models), the backend received exactly the
 /// frames of the valid TX chains (a chain with a buffer outside RAM, shorter than the 12-byte header or longer than
 /// the largest packet sends nothing), DEVICE_NEEDS_RESET is set exactly when a ring is broken, the offloads passed
 /// to the backend match the accepted features, and no access went outside guest RAM.
@@ -90,6 +91,8 @@ public sealed class VirtioNetProperties(ITestOutputHelper output)
         private static readonly byte[] Mac = [0x52, 0x54, 0, 0x12, 0x34, 0x56];
         private readonly RecordingNetBackend _backend;
         private readonly List<byte[]> _expected = [];
+        private readonly List<ModelChain> _held = [];
+        private ulong _heldCapacity;
 
         public NetBed(VirtqueueInput input) : this(input, new RecordingNetBackend())
         {
@@ -128,23 +131,31 @@ public sealed class VirtioNetProperties(ITestOutputHelper output)
             try
             {
                 // A read of 0 bytes is no packet: the device goes back to waiting and touches nothing.
-                if (p.Packet.Length > 0 && model.Pending == 0) return;   // the device would wait for a buffer: not handed over (see the summary)
-                if (p.Packet.Length == 0)
+                bool mergeable = (Features & VirtioNetDevice.FeatureMrgRxbuf) != 0;
+                if (!mergeable && p.Packet.Length > 0 && model.Pending == 0) return;   // the device would wait for a buffer: not handed over (see the summary)
+                if (!mergeable && p.Packet.Length == 0)
                 {
                     _backend.Deliver(p.Packet, () => (Transport.Status & VirtioStatus.DeviceNeedsReset) != 0);
                     CheckAgainst(before, "receive of 0 bytes");
                     return;
                 }
-                var chain = model.Pop()!;
-                uint written = 0;
-                if (!chain.BufferError && chain.WritableLength >= (ulong)p.Packet.Length && p.Packet.Length >= 12)
+                if ((Features & VirtioNetDevice.FeatureMrgRxbuf) != 0)
                 {
-                    var packet = p.Packet.ToArray();
-                    BinaryPrimitives.WriteUInt16LittleEndian(packet.AsSpan(10), 1);   // num_buffers
-                    written = (uint)model.Scatter(chain.Writable, 0, packet);
-                    Received++;
+                    if (!ReceiveMergeable(model, p.Packet)) return;
                 }
-                model.AddUsed(chain.Head, written);
+                else
+                {
+                    var chain = model.Pop()!;
+                    uint written = 0;
+                    if (!chain.BufferError && chain.WritableLength >= (ulong)p.Packet.Length && p.Packet.Length >= 12)
+                    {
+                        var packet = p.Packet.ToArray();
+                        BinaryPrimitives.WriteUInt16LittleEndian(packet.AsSpan(10), 1);   // num_buffers
+                        written = (uint)model.Scatter(chain.Writable, 0, packet);
+                        Received++;
+                    }
+                    model.AddUsed(chain.Head, written);
+                }
             }
             catch (ModelRingBroken)
             {
@@ -152,6 +163,70 @@ public sealed class VirtioNetProperties(ITestOutputHelper output)
             }
             _backend.Deliver(p.Packet, () => (Transport.Status & VirtioStatus.DeviceNeedsReset) != 0);
             CheckAgainst(before, "receive");
+        }
+
+        // MRG_RXBUF (MergeableRxBuffers): chains are taken ahead until they hold the largest packet or the ring is
+        // empty, unusable ones (a buffer outside RAM, less than the 12-byte header) handed back at once with length 0,
+        // the rest held across packets. A packet is read into the held chains when they hold the largest packet (a
+        // short one then leaves its bytes there but uses none), else copied in; it spreads over as many chains as it
+        // needs, num_buffers in the first. False (nothing done) when the device would wait for more buffers.
+        private bool ReceiveMergeable(VirtqueueModel model, byte[] packet)
+        {
+            try
+            {
+                var trial = model.Clone();
+                ulong held = _heldCapacity;
+                Fill(trial, [.. _held], ref held);
+                if (held < MaxPacket && packet.Length >= 12 && held < (ulong)packet.Length) return false;
+            }
+            catch (ModelRingBroken)
+            {
+                // the device breaks on the same ring: handed over, it fails
+            }
+            Fill(model, _held, ref _heldCapacity);
+            bool direct = _heldCapacity >= MaxPacket;
+            if (packet.Length == 0) return true;
+            if (packet.Length < 12)
+            {
+                if (direct) model.Scatter(_held.SelectMany(c => c.Writable).ToList(), 0, packet);
+                return true;
+            }
+            // The device's order, which matters when hostile buffers overlap each other or the rings: the packet's
+            // bytes into the chains, then num_buffers into the first, then the used elements.
+            int used = 0;
+            for (ulong left = (ulong)packet.Length; left > 0; used++) left -= Math.Min(left, _held[used].WritableLength);
+            var shares = new uint[used];
+            int done = 0;
+            for (int i = 0; i < used; i++)
+            {
+                shares[i] = (uint)model.Scatter(_held[i].Writable, 0, packet.AsSpan(done));
+                done += (int)shares[i];
+            }
+            var numBuffers = new byte[2];
+            BinaryPrimitives.WriteUInt16LittleEndian(numBuffers, (ushort)used);
+            model.Scatter(_held[0].Writable, 10, numBuffers);
+            for (int i = 0; i < used; i++)
+            {
+                model.AddUsed(_held[i].Head, shares[i]);
+                _heldCapacity -= _held[i].WritableLength;
+            }
+            _held.RemoveRange(0, used);
+            Received++;
+            return true;
+        }
+
+        private static void Fill(VirtqueueModel model, List<ModelChain> held, ref ulong capacity)
+        {
+            while (capacity < MaxPacket && model.Pop() is { } chain)
+            {
+                if (chain.BufferError || chain.WritableLength < 12)
+                {
+                    model.AddUsed(chain.Head, 0);
+                    continue;
+                }
+                held.Add(chain);
+                capacity += chain.WritableLength;
+            }
         }
 
         protected override void CheckHost(string when)

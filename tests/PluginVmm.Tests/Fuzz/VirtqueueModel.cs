@@ -43,6 +43,18 @@ public sealed class VirtqueueModel
         _lastAvail = _usedIdx;
     }
 
+    /// <summary>A copy over a copy of the memory, to try what the device would do without doing it.</summary>
+    public VirtqueueModel Clone()
+    {
+        var copy = new VirtqueueModel(Memory.ToArray(), Base, Size, _desc, _avail, _used, _eventIdx, _indirect)
+        {
+            _lastAvail = _lastAvail,
+            _usedIdx = _usedIdx,
+        };
+        copy.Popped.AddRange(Popped);
+        return copy;
+    }
+
     /// <summary>
     /// Whether a queue with these rings can be created at all (power-of-two size, aligned, wholly in RAM); the device
     /// must fail activation otherwise.

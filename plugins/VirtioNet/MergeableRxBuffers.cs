@@ -1,0 +1,117 @@
+using System.Buffers.Binary;
+using PluginVmm.Sdk.Memory;
+using PluginVmm.Sdk.Virtio;
+
+namespace PluginVmm.Plugins.VirtioNet;
+
+/// <summary>
+/// Receive buffers taken from the RX queue ahead of the packets that will fill them, for VIRTIO_NET_F_MRG_RXBUF
+/// (virtio 1.2 §5.1.6.4): one packet spreads over as many chains as it needs, and the header in the first chain
+/// says how many (num_buffers). Linux then posts page-sized buffers instead of 64 KiB+ "big packet" chains, so an
+/// ACK costs the guest one small buffer rather than seventeen pages.
+/// <para>
+/// Chains are held in the order they were taken and handed back in that order, each with the bytes it holds. A chain
+/// the device cannot use (a buffer outside guest RAM, or less writable space than the 12-byte header, which the spec
+/// forbids) goes back at once with length 0, which Linux counts as a length error and recycles. Chains are held
+/// across packets, so a packet read straight into them (one <c>readv</c>) needs no copy; a driver reset discards them
+/// together with the queue.
+/// </para>
+/// Not thread-safe: the receive thread is its only user.
+/// </summary>
+internal sealed class MergeableRxBuffers(SplitVirtqueue queue)
+{
+    private readonly List<DescriptorChain> _held = [];
+    private GuestRange[] _ranges = new GuestRange[64];
+
+    /// <summary>Writable bytes in the chains held.</summary>
+    public ulong Capacity { get; private set; }
+
+    /// <summary>Chains held now.</summary>
+    public int Count => _held.Count;
+
+    /// <summary>Chains returned unused because they could not hold a header or were outside guest RAM.</summary>
+    public long Unusable { get; private set; }
+
+    /// <summary>
+    /// Takes chains until <paramref name="want"/> bytes are held or the ring is empty (then, as any empty
+    /// <see cref="SplitVirtqueue.TryPop"/>, the driver is asked to notify at its next addition).
+    /// </summary>
+    public void Fill(ulong want)
+    {
+        while (Capacity < want && queue.TryPop(out var chain))
+        {
+            if (chain.Error is not null || chain.WritableLength < TapBackend.VnetHeaderSize)
+            {
+                Unusable++;
+                queue.AddUsed(chain.Head, 0);
+                continue;
+            }
+            _held.Add(chain);
+            Capacity += chain.WritableLength;
+        }
+    }
+
+    /// <summary>
+    /// The held chains' writable buffers, in order, as guest ranges of <paramref name="limit"/> bytes in all at most
+    /// (empty buffers left out). Valid until the next call.
+    /// </summary>
+    public ReadOnlySpan<GuestRange> Ranges(int limit)
+    {
+        int count = 0;
+        long left = limit;
+        foreach (var chain in _held)
+        {
+            foreach (var b in chain.Writable)
+            {
+                if (left == 0) return _ranges.AsSpan(0, count);
+                if (b.Length == 0) continue;
+                if (count == _ranges.Length) Array.Resize(ref _ranges, count * 2);
+                int n = (int)Math.Min(b.Length, left);
+                _ranges[count++] = new GuestRange(b.Address, n);
+                left -= n;
+            }
+        }
+        return _ranges.AsSpan(0, count);
+    }
+
+    /// <summary>
+    /// Copies <paramref name="packet"/> (header + frame, at most <see cref="Capacity"/> bytes) into the held chains and
+    /// hands back those it fills (<see cref="Commit"/>).
+    /// </summary>
+    public int CopyIn(IGuestMemory memory, ReadOnlySpan<byte> packet)
+    {
+        int done = 0;
+        foreach (var chain in _held)
+        {
+            if (done == packet.Length) break;
+            done += chain.Write(memory, 0, packet[done..]);
+        }
+        return Commit(memory, packet.Length);
+    }
+
+    /// <summary>
+    /// Hands back the first chains, which hold a packet of <paramref name="length"/> bytes (at least the header, at most
+    /// <see cref="Capacity"/>): sets num_buffers in the first chain's header to their count and returns each with the
+    /// bytes it holds. The caller notifies the driver. Returns the count.
+    /// </summary>
+    public int Commit(IGuestMemory memory, int length)
+    {
+        if (length < TapBackend.VnetHeaderSize || (ulong)length > Capacity)
+            throw new ArgumentOutOfRangeException(nameof(length), length, $"a packet must hold the header and fit the {Capacity} bytes held");
+        int used = 0;
+        for (ulong left = (ulong)length; left > 0; used++) left -= Math.Min(left, _held[used].WritableLength);
+        Span<byte> numBuffers = stackalloc byte[2];
+        BinaryPrimitives.WriteUInt16LittleEndian(numBuffers, (ushort)used);
+        _held[0].Write(memory, 10, numBuffers);   // virtio_net_hdr_mrg_rxbuf.num_buffers; the first chain holds the header
+        ulong rest = (ulong)length;
+        for (int i = 0; i < used; i++)
+        {
+            ulong share = Math.Min(rest, _held[i].WritableLength);
+            queue.AddUsed(_held[i].Head, (uint)share);
+            rest -= share;
+            Capacity -= _held[i].WritableLength;
+        }
+        _held.RemoveRange(0, used);
+        return used;
+    }
+}
