@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using PluginVmm.Sdk.Memory;
 using PluginVmm.Sdk.Virtio;
@@ -76,13 +77,16 @@ public sealed partial class VirtioNetDevice
             while (!_stopping)
             {
                 if (!_backend!.WaitReadable(100)) continue;
+                long start = Stopwatch.GetTimestamp();
                 buffers.Fill(MaxPacket);
                 int length;
                 bool gso;
                 if (buffers.Capacity >= MaxPacket)
                 {
                     var ranges = buffers.Ranges(MaxPacket);
+                    long readStart = Stopwatch.GetTimestamp();
                     length = _backend.Read(memory, ranges);
+                    _rxReadTicks += Stopwatch.GetTimestamp() - readStart;
                     if (length <= 0) continue;
                     if (length < TapBackend.VnetHeaderSize || length > MaxPacket)
                     {
@@ -109,6 +113,7 @@ public sealed partial class VirtioNetDevice
                 _rxBytes += length;
                 if (gso) _rxGso++;
                 rx.NotifyIfNeeded();
+                _rxBusyTicks += Stopwatch.GetTimestamp() - start;
             }
         }
         finally
