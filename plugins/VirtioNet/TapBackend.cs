@@ -81,11 +81,18 @@ public sealed class TapBackend : INetBackend
         if (written != length) throw new IOException($"TAP took {written} of {length} bytes");
     }
 
-    /// <inheritdoc/>
+    /// <summary>
+    /// Waits for a frame. Throws <see cref="IOException"/> when the interface is gone (deleted with <c>ip link del</c>:
+    /// the tun driver then answers poll with POLLERR at once, so a plain "not readable" would spin the receive thread).
+    /// </summary>
     public bool WaitReadable(int timeoutMs)
     {
         var pfd = new TapNative.PollFd { Fd = (int)_handle.DangerousGetHandle(), Events = TapNative.PollIn };
-        return TapNative.Poll(ref pfd, 1, timeoutMs) > 0 && (pfd.Revents & TapNative.PollIn) != 0;
+        if (TapNative.Poll(ref pfd, 1, timeoutMs) <= 0) return false;
+        if ((pfd.Revents & TapNative.PollIn) != 0) return true;
+        if ((pfd.Revents & (TapNative.PollErr | TapNative.PollHup | TapNative.PollNval)) != 0)
+            throw new IOException($"TAP interface {Name} is gone (poll revents 0x{pfd.Revents:x})");
+        return false;
     }
 
     /// <inheritdoc/>

@@ -17,7 +17,7 @@ internal static partial class TapNative
     public const uint TunSetVnetHdrSz = 0x400454D8;  // _IOW('T', 216, int)
     public const short IffTap = 0x0002, IffNoPi = 0x1000, IffVnetHdr = 0x4000;
     public const uint TunFCsum = 0x01, TunFTso4 = 0x02, TunFTso6 = 0x04, TunFTsoEcn = 0x08;
-    public const short PollIn = 0x001;
+    public const short PollIn = 0x001, PollErr = 0x008, PollHup = 0x010, PollNval = 0x020;
 
     /// <summary>struct ifreq is 40 bytes: the name (16) then a union whose first member here is ifr_flags.</summary>
     public const int IfReqSize = 40, IfNameSize = 16;

@@ -301,6 +301,17 @@ public sealed class VirtioNetTests : IDisposable
         TapRoundTrip("pvmv");
     }
 
+    [TapFact]
+    public void A_tap_interface_deleted_under_the_device_fails_the_device_instead_of_spinning_the_receive_thread()
+    {
+        string name = $"pvmd{Environment.ProcessId % 100000}";
+        var tap = TapBackend.Open(name);
+        Start(tap);
+        Ip($"link del {name}");
+        Assert.True(SpinWait.SpinUntil(() => (_driver.Status & VirtioStatus.DeviceNeedsReset) != 0, TimeSpan.FromSeconds(10)),
+            "the device did not report DEVICE_NEEDS_RESET after its TAP interface was deleted");
+    }
+
     [Fact]
     public void A_packet_for_a_buffer_that_holds_any_packet_is_read_into_it_with_num_buffers_one()
     {
