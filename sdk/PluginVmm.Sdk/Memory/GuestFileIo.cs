@@ -17,6 +17,7 @@ public static class GuestFileIo
     /// </summary>
     public static long ReadAt(IGuestMemory memory, SafeFileHandle file, ReadOnlySpan<GuestRange> ranges, long offset)
     {
+        CheckOffset(offset);
         CheckRanges(memory, ranges);
         if (memory is IGuestMemoryFileIo io) return Vectored(io, file, ranges, offset, write: false);
         long done = 0;
@@ -38,6 +39,7 @@ public static class GuestFileIo
     /// <summary>Writes all of <paramref name="ranges"/> to the file at <paramref name="offset"/>.</summary>
     public static void WriteAt(IGuestMemory memory, SafeFileHandle file, ReadOnlySpan<GuestRange> ranges, long offset)
     {
+        CheckOffset(offset);
         CheckRanges(memory, ranges);
         if (memory is IGuestMemoryFileIo io)
         {
@@ -50,6 +52,10 @@ public static class GuestFileIo
             offset += r.Length;
         }
     }
+
+    // IGuestMemoryFileIo takes a negative offset for "the file position" (readv/writev): a positional transfer must
+    // never become one.
+    private static void CheckOffset(long offset) => ArgumentOutOfRangeException.ThrowIfNegative(offset);
 
     private static void CheckRanges(IGuestMemory memory, ReadOnlySpan<GuestRange> ranges)
     {

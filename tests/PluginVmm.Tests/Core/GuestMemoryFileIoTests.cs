@@ -65,6 +65,21 @@ public sealed class GuestMemoryFileIoTests : IDisposable
     }
 
     [Fact]
+    public void A_negative_offset_to_a_positional_transfer_is_refused_not_taken_as_the_file_position()
+    {
+        using var file = Open();
+        File.WriteAllBytes(_path, "0123456789"u8.ToArray());
+        _memory.Write(0x1000, "xyz"u8);
+        foreach (IGuestMemory memory in new IGuestMemory[] { _memory, new InMemoryGuestMemory(1 << 20) })
+        {
+            Assert.Throws<ArgumentOutOfRangeException>(() => GuestFileIo.ReadAt(memory, file, [new(0x1000, 3)], -1));
+            Assert.Throws<ArgumentOutOfRangeException>(() => GuestFileIo.WriteAt(memory, file, [new(0x1000, 3)], -1));
+        }
+        Assert.Equal("0123456789"u8.ToArray(), File.ReadAllBytes(_path));
+        Assert.Equal("xyz"u8.ToArray(), _memory.GetSpan(0x1000, 3).ToArray());
+    }
+
+    [Fact]
     public void A_failing_system_call_is_an_io_exception_with_the_errno_text()
     {
         using var readOnly = File.OpenHandle(_path, FileMode.Open, FileAccess.Read);
