@@ -50,14 +50,20 @@ public sealed partial class VirtioNetDevice : IVirtioDevice
     private Thread? _rxThread;
     private volatile bool _stopping;
 
-    /// <summary>Creates the device with <paramref name="backend"/> (null: no link) and MAC <paramref name="mac"/>.</summary>
-    public VirtioNetDevice(INetBackend? backend, byte[] mac, ILogger logger)
+    /// <summary>
+    /// Creates the device with <paramref name="backend"/> (null: no link) and MAC <paramref name="mac"/>;
+    /// <paramref name="mergeableRx"/> false leaves VIRTIO_NET_F_MRG_RXBUF out of the offered features.
+    /// </summary>
+    public VirtioNetDevice(INetBackend? backend, byte[] mac, ILogger logger, bool mergeableRx = true)
     {
         if (mac.Length != 6) throw new ArgumentException("a MAC address has 6 bytes", nameof(mac));
         _backend = backend;
         _mac = mac;
         _logger = logger;
+        _mergeableRx = mergeableRx;
     }
+
+    private readonly bool _mergeableRx;
 
     /// <summary>Packets dropped on receive because the guest buffer was too small or unusable.</summary>
     public int RxDropped => Volatile.Read(ref _rxDropped);
@@ -77,7 +83,7 @@ public sealed partial class VirtioNetDevice : IVirtioDevice
     /// <inheritdoc/>
     public ulong DeviceFeatures =>
         FeatureCsum | FeatureGuestCsum | FeatureMac | FeatureGuestTso4 | FeatureGuestTso6 | FeatureGuestEcn
-        | FeatureHostTso4 | FeatureHostTso6 | FeatureHostEcn | FeatureMrgRxbuf | FeatureStatus;
+        | FeatureHostTso4 | FeatureHostTso6 | FeatureHostEcn | (_mergeableRx ? FeatureMrgRxbuf : 0) | FeatureStatus;
 
     /// <inheritdoc/>
     public int QueueCount => 2;

@@ -16,6 +16,12 @@ public sealed class VirtioNetOptions : DeviceOptions
 
     /// <summary>Guest MAC address, "52:54:00:12:34:56"; empty picks one.</summary>
     public string Mac { get; set; } = "";
+
+    /// <summary>
+    /// Offer mergeable receive buffers (VIRTIO_NET_F_MRG_RXBUF; QEMU's <c>mrg_rxbuf</c>). On by default; off makes
+    /// Linux post one 64 KiB+ buffer per packet (its "big packets" mode), for comparisons and old drivers.
+    /// </summary>
+    public bool MrgRxbuf { get; set; } = true;
 }
 
 /// <summary>Entry point of the virtio-net plugin.</summary>
@@ -48,7 +54,7 @@ public sealed partial class VirtioNetPlugin : DevicePlugin<VirtioNetOptions>
             // The function still appears (so the guest's PCI layout does not depend on host privileges), link down.
             context.Logger.LogError("{Device}: TAP '{Tap}' unavailable, link stays down: {Error}", context.Name, options.Tap, e.Message);
         }
-        var device = new VirtioNetDevice(tap, ParseMac(options.Mac), context.Logger);
+        var device = new VirtioNetDevice(tap, ParseMac(options.Mac), context.Logger, options.MrgRxbuf);
         return new VirtioPciTransport(device, context, classCode: 0x02, subclass: 0x00);
     }
 

@@ -145,6 +145,14 @@ public sealed class VirtioNetTests : IDisposable
     }
 
     [Fact]
+    public void Mergeable_receive_buffers_are_offered_unless_turned_off()
+    {
+        using var backend = new FakeNetBackend();
+        Assert.NotEqual(0UL, new VirtioNetDevice(backend, GuestMac, NullLogger.Instance).DeviceFeatures & VirtioNetDevice.FeatureMrgRxbuf);
+        Assert.Equal(0UL, new VirtioNetDevice(backend, GuestMac, NullLogger.Instance, mergeableRx: false).DeviceFeatures & VirtioNetDevice.FeatureMrgRxbuf);
+    }
+
+    [Fact]
     public void Without_a_backend_the_link_is_down()
     {
         Start(null);
