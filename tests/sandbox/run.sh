@@ -108,7 +108,7 @@ if [ -z "$SCENARIOS" ]; then
     [ -n "$G_KERNEL" ] && SCENARIOS=custom
 fi
 for s in ${SCENARIOS//,/ }; do
-    case "$s" in boot|smp|pci|panic|bar|custom|blk|net|virtio-bar|blkbench|netbench|ivshmem|vfio) ;;
+    case "$s" in boot|smp|pci|panic|bar|custom|blk|net|virtio-bar|blkbench|netbench|netbench_nomrg|ivshmem|vfio) ;;
     blk_qemu|net_qemu|virtio-bar_qemu|blkbench_qemu|netbench_qemu|ivshmem_qemu|vfio_qemu) ;;   # NAME with the qemu adapter
     *) echo "run.sh: unknown scenario $s" >&2; exit 2 ;; esac
 done

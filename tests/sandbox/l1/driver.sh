@@ -173,7 +173,7 @@ scenario_setup() {
     smp) vcpus=2 ;;
     pci) S_ARGS+=(--device pvpanic) ;;
     panic|bar) S_ARGS+=(--device pvpanic) ;;
-    blk|net|virtio-bar|blkbench|netbench|blk_qemu|net_qemu|virtio-bar_qemu|blkbench_qemu|netbench_qemu)   # l1/virtio.sh
+    blk|net|virtio-bar|blkbench|netbench|netbench_nomrg|blk_qemu|net_qemu|virtio-bar_qemu|blkbench_qemu|netbench_qemu)   # l1/virtio.sh
         virtio_setup "$1" || return 1
         cmdline="$L2_CMDLINE sandbox.scenario=$(virtio_base "$1")$EXTRA_CMDLINE$S_CMDLINE_EXTRA" ;;
     ivshmem|ivshmem_qemu)   # l1/ivshmem.sh; ivshmem_qemu: with the qemu adapter whatever --vmm is
@@ -228,7 +228,7 @@ scenario_verdict() {
     vfio|vfio_qemu)
         vfio_verdict "$c"
         return ;;
-    blk|net|virtio-bar|blkbench|netbench|*_qemu)
+    blk|net|virtio-bar|blkbench|netbench|netbench_nomrg|*_qemu)
         virtio_verdict "$s" "$c"
         return ;;
     panic)

@@ -3,7 +3,8 @@
 # RESULT lines (what the images hold after the VMM exited). The guest side is l2/virtio.sh.
 #
 # Names: blk net virtio-bar blkbench netbench; NAME_qemu runs NAME with the qemu adapter whatever --vmm is
-# (benchmarks: PluginVmm and QEMU in the same L1).
+# (benchmarks: PluginVmm and QEMU in the same L1); netbench_nomrg is netbench with mergeable receive buffers
+# turned off (mrg_rxbuf=false), to measure what they bring in the same L1.
 
 VIRTIO_SCENARIOS="blk net virtio-bar blkbench netbench"
 IMG_DIR=/tmp/virtio-images
@@ -18,7 +19,7 @@ new_image() {
     pattern HOST | dd of="$1" bs=64k seek=16 iflag=fullblock conv=notrunc 2>/dev/null
 }
 
-virtio_base() { echo "${1%_qemu}"; }
+virtio_base() { local b=${1%_qemu}; echo "${b%_nomrg}"; }
 
 # the TAP the guest's virtio-net is bound to, 10.0.2.1/24, plus an iperf3 server
 tap_up() {
@@ -61,7 +62,8 @@ virtio_setup() { # NAME
         S_ARGS+=(--device "virtio-block,path=$IMG_DIR/bench.img,readonly=false") ;;
     net|netbench)
         tap_up
-        S_ARGS+=(--device "virtio-net,tap=sbtap0,mac=52:54:00:12:34:56") ;;
+        local mrg=""; [ "$1" = netbench_nomrg ] && mrg=",mrg_rxbuf=false"
+        S_ARGS+=(--device "virtio-net,tap=sbtap0,mac=52:54:00:12:34:56$mrg") ;;
     *) return 1 ;;
     esac
     # PluginVmm refuses out-of-range BAR addresses; QEMU keeps what the guest wrote (the guest puts it back)
