@@ -156,6 +156,8 @@ if [ "$VMM" = pluginvmm ]; then
         # with a build someone runs in the tree at the same time
         src=$CACHE/vmm-src
         rm -rf "$VMM_DIR" "$src"; mkdir -p "$src"
+        # the publish is as new as the copy: a source edited while it runs is newer than its stamp
+        touch "$CACHE/.publish-copied"
         tar -C "$repo" --exclude=./.git --exclude=bin --exclude=obj --exclude=TestResults -cf - . | tar -C "$src" -xf -
         # Self-contained and ReadyToRun-composite: the runtime, the framework and the VMM precompiled as one
         # version bubble. Under L1's emulated CPU every method the JIT compiles costs ~100x more than on the host;
@@ -168,6 +170,7 @@ if [ "$VMM" = pluginvmm ]; then
         dotnet publish "$src/core/PluginVmm/PluginVmm.csproj" $publish_flags -o "$VMM_DIR" \
             --nologo -v quiet >> "$LOG" 2>&1 || { note "dotnet publish failed (see $LOG)"; exit 1; }
         echo "$publish_flags" > "$VMM_DIR/.published"
+        touch -r "$CACHE/.publish-copied" "$VMM_DIR/.published"
     fi
     build_args=(--vmm-dir "$VMM_DIR")
 fi
