@@ -43,7 +43,7 @@ virtio_setup() { # NAME
     local base
     base=$(virtio_base "$1")
     S_CMDLINE_EXTRA=""
-    [ "$base" != "$1" ] && S_ADAPTER=/sandbox/vmm-qemu.sh
+    [ "${1%_qemu}" != "$1" ] && S_ADAPTER=/sandbox/vmm-qemu.sh
     case "$base" in blkbench|netbench) S_TIMEOUT=$((S_TIMEOUT * 2)) ;; esac
     mkdir -p "$IMG_DIR"
     case "$base" in
@@ -141,6 +141,8 @@ virtio_verdict() { # NAME CONSOLE
         done
         rm -f $IMG_DIR/bench.img ;;
     net|netbench)
+        # frames the TAP dropped because its queue to the VMM was full (the VMM read too slowly)
+        result "${1}_tap_tx_dropped=$(cat /sys/class/net/sbtap0/statistics/tx_dropped 2>/dev/null)"
         tap_down
         v=$(guest_value "$c" ping_received)
         [ "${v:-0}" -ge 4 ] 2>/dev/null || REPLY="${REPLY}ping_received=${v:-none},"

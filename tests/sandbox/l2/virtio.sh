@@ -110,6 +110,10 @@ scenario_net() {
         tx=$(awk '/receiver/ { for (i = 1; i < NF; i++) if ($(i + 1) == "Mbits/sec") print $i }' /tmp/iperf-tx)
         rx=$(awk '/receiver/ { for (i = 1; i < NF; i++) if ($(i + 1) == "Mbits/sec") print $i }' /tmp/iperf-rx)
         grep '^Tcp:' /proc/net/snmp | sed 's/^/L2-SNMP: /'
+        # where received segments went missing or arrived out of order (TcpExt), and what the driver dropped
+        grep '^TcpExt:' /proc/net/netstat | sed 's/^/L2-NETSTAT: /'
+        result "eth0_rx_dropped=$(cat /sys/class/net/eth0/statistics/rx_dropped)"
+        result "eth0_rx_errors=$(cat /sys/class/net/eth0/statistics/rx_errors)/$(cat /sys/class/net/eth0/statistics/rx_length_errors)"
         result "iperf_tx_Mbps=${tx:-none}"
         result "iperf_rx_Mbps=${rx:-none}"
     fi
