@@ -22,6 +22,7 @@ internal sealed class MergeableRxBuffers(SplitVirtqueue queue)
 {
     private readonly List<DescriptorChain> _held = [];
     private GuestRange[] _ranges = new GuestRange[64];
+    private UsedElement[] _used = new UsedElement[32];
 
     /// <summary>Writable bytes in the chains held.</summary>
     public ulong Capacity { get; private set; }
@@ -92,7 +93,7 @@ internal sealed class MergeableRxBuffers(SplitVirtqueue queue)
     /// <summary>
     /// Hands back the first chains, which hold a packet of <paramref name="length"/> bytes (at least the header, at most
     /// <see cref="Capacity"/>): sets num_buffers in the first chain's header to their count and returns each with the
-    /// bytes it holds. The caller notifies the driver. Returns the count.
+    /// bytes it holds, in one used-ring update. The caller notifies the driver. Returns the count.
     /// </summary>
     public int Commit(IGuestMemory memory, int length)
     {
@@ -103,14 +104,18 @@ internal sealed class MergeableRxBuffers(SplitVirtqueue queue)
         Span<byte> numBuffers = stackalloc byte[2];
         BinaryPrimitives.WriteUInt16LittleEndian(numBuffers, (ushort)used);
         _held[0].Write(memory, 10, numBuffers);   // virtio_net_hdr_mrg_rxbuf.num_buffers; the first chain holds the header
+        if (_used.Length < used) _used = new UsedElement[Math.Max(used, _used.Length * 2)];
         ulong rest = (ulong)length;
         for (int i = 0; i < used; i++)
         {
             ulong share = Math.Min(rest, _held[i].WritableLength);
-            queue.AddUsed(_held[i].Head, (uint)share);
+            _used[i] = new UsedElement(_held[i].Head, (uint)share);
             rest -= share;
             Capacity -= _held[i].WritableLength;
         }
+        // All of a packet's chains are published by one used-index update: a driver that saw the first without the
+        // rest would drop the packet (and misread the rest as packets of their own).
+        queue.AddUsed(_used.AsSpan(0, used));
         _held.RemoveRange(0, used);
         return used;
     }

@@ -5,6 +5,9 @@ namespace PluginVmm.Sdk.Virtio;
 /// <summary>One guest buffer of a descriptor chain.</summary>
 public readonly record struct VirtqBuffer(ulong Address, uint Length);
 
+/// <summary>A chain to hand back on the used ring: its head index and the bytes the device wrote into it.</summary>
+public readonly record struct UsedElement(ushort Head, uint Written);
+
 /// <summary>
 /// A request taken from a virtqueue: its head index (to hand back with <see cref="SplitVirtqueue.Complete"/>) and its
 /// buffers, split into the device-readable ones (which come first) and the device-writable ones. The chain's

@@ -161,6 +161,29 @@ public sealed class SplitVirtqueue
         WriteU16Release(_used + 2, _usedIdx);
     }
 
+    /// <summary>
+    /// Puts several chains on the used ring and publishes them with one index update, so the driver sees all of them
+    /// or none of them. A virtio-net packet spread over mergeable buffers must appear whole (virtio 1.2 §5.1.6.4): Linux
+    /// reads num_buffers from the first buffer and takes the others at once, dropping the packet when they are not
+    /// there yet.
+    /// </summary>
+    public void AddUsed(ReadOnlySpan<UsedElement> elements)
+    {
+        if (_stopped || elements.IsEmpty) return;
+        Span<byte> b = stackalloc byte[8];
+        ushort index = _usedIdx;
+        foreach (var (head, written) in elements)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(b, head);
+            BinaryPrimitives.WriteUInt32LittleEndian(b[4..], written);
+            _memory.Write(_used + 4 + 8UL * (ulong)(index % Size), b);
+            index++;
+        }
+        // The elements must be visible before the index that publishes them (release, as in the single AddUsed).
+        _usedIdx = index;
+        WriteU16Release(_used + 2, _usedIdx);
+    }
+
     /// <summary>Sends the queue's interrupt unless the driver suppressed it (NO_INTERRUPT, or used_event with EVENT_IDX).</summary>
     public void NotifyIfNeeded()
     {

@@ -398,6 +398,50 @@ public sealed class VirtioNetTests : IDisposable
     }
 
     [Fact]
+    public void Mergeable_buffers_of_one_packet_are_published_by_one_used_index_update()
+    {
+        // Linux takes num_buffers from the first buffer and the rest at once: if the used index already showed the
+        // first while the others were still being written, it drops the packet (rx_length_errors). The memory below
+        // notes the published used index each time the device writes a used element.
+        var watched = new UsedRingWatch(new InMemoryGuestMemory(0x100000));
+        _memory = watched;
+        using var backend = new FakeNetBackend();
+        Start(backend);
+        watched.UsedRing = _rx.Used;
+        watched.Size = _rx.Size;
+        var packet = new byte[5000];
+        new Random(8).NextBytes(packet);
+        backend.ToGuest.Add(packet);
+        var (got, used) = ReceiveMerged();
+        AssertSamePacket(packet, got, 3);
+        // The three elements (ring slots 0, 1, 2) were written while the published index still said 0.
+        Assert.Equal([(0, 0), (1, 0), (2, 0)], watched.ElementWrites);
+    }
+
+    // Records (used-ring slot, published used index) for every used-element write.
+    private sealed class UsedRingWatch(IGuestMemory inner) : IGuestMemory
+    {
+        public ulong UsedRing = ulong.MaxValue;
+        public int Size;
+        public readonly List<(int Slot, int Published)> ElementWrites = [];
+
+        public ulong TotalBytes => inner.TotalBytes;
+
+        public bool Contains(ulong address, ulong length) => inner.Contains(address, length);
+
+        public bool TryRead(ulong address, Span<byte> destination) => inner.TryRead(address, destination);
+
+        public bool TryWrite(ulong address, ReadOnlySpan<byte> source)
+        {
+            if (address >= UsedRing + 4 && address < UsedRing + 4 + 8UL * (ulong)Size && source.Length == 8)
+                lock (ElementWrites) ElementWrites.Add(((int)((address - UsedRing - 4) / 8), inner.ReadU16(UsedRing + 2)));
+            return inner.TryWrite(address, source);
+        }
+
+        public Span<byte> GetSpan(ulong address, int length) => inner.GetSpan(address, length);
+    }
+
+    [Fact]
     public void Mergeable_packets_are_read_straight_into_buffers_that_together_hold_the_largest_packet()
     {
         // 32 buffers of 4096 (Linux's page-sized mergeable buffers) hold 128 KiB: each packet is read into the held
