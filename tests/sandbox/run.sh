@@ -199,7 +199,8 @@ fi
 # silence detector. Sets FROZEN=yes|no and DONE_LIST (finished scenarios).
 # RESULT lines of a scenario are held back until L1 reports it finished, so
 # a scenario cut short by a frozen L1 leaves its partial results in the log only.
-declare -A HELD=() STATUS=() WALL=()
+declare -A HELD=() WALL=()
+STATUSES=()   # NAME=STATUS per finished run, in order
 ALL_RESULTS=()
 emit() { ALL_RESULTS+=("$1"); echo "$1"; echo "$1" >> "$LOG.results"; }
 : > "$LOG.results"
@@ -264,12 +265,16 @@ boot_l1() {
             cur=${line#L1-SCENARIO-DONE }
             secs_since $cur_t0 $now; WALL[$cur]=$REPLY
             [ "$attempt" -gt 1 ] && emit "RESULT ${cur}_l1_rerun=yes"
-            while IFS= read -r l; do [ -n "$l" ] && emit "$l"; done <<< "${HELD[$cur]}"
+            while IFS= read -r l; do
+                [ -n "$l" ] || continue
+                emit "$l"
+                # one status per finished run: a scenario listed twice (A-B-B-A benchmarks) has two
+                case "$l" in RESULT\ "${cur}"_status=*) STATUSES+=("$cur=${l#RESULT "${cur}"_status=}") ;; esac
+            done <<< "${HELD[$cur]}"
             emit "RESULT ${cur}_wall_s=${WALL[$cur]}"
             DONE_LIST+=" $cur" cur="" ;;
         RESULT\ *)
-            if [ -n "$cur" ]; then HELD[$cur]+="$line"$'\n'; else emit "$line"; fi
-            case "$line" in RESULT\ *_status=*) s=${line#RESULT }; STATUS[${s%%_status=*}]=${s#*_status=} ;; esac ;;
+            if [ -n "$cur" ]; then HELD[$cur]+="$line"$'\n'; else emit "$line"; fi ;;
         L2\|*) ;;   # the L2 guest's own stalls are the L1 watchdog's business
         *"soft lockup"*|*"self-detected stall"*|*"detected stalls on CPUs"*|L0-FROZEN*)
             FROZEN=yes ;;   # L1's kernel reports its own lockup, or L1 is silent
@@ -313,9 +318,10 @@ while [ -n "$remaining" ]; do
     [ $left -lt $limit ] && limit=$left
     if [ $limit -lt 60 ]; then note "budget of $BUDGET s used up"; break; fi
     boot_l1 "$remaining" $attempt $limit
-    next=""
+    # what is left: each finished run takes one occurrence of its name off the list
+    next="" done_left=" $DONE_LIST "
     for s in ${remaining//,/ }; do
-        [[ " $DONE_LIST " == *" $s "* ]] || next+="${next:+,}$s"
+        if [[ $done_left == *" $s "* ]]; then done_left=${done_left/ $s / }; else next+="${next:+,}$s"; fi
     done
     remaining=$next
     [ -z "$remaining" ] && break
@@ -328,7 +334,10 @@ done
 passed=0 failed=0
 emit "RESULT l1_attempts=$attempt"
 for s in ${SCENARIOS//,/ }; do
-    st=${STATUS[$s]:-}
+    st=""
+    for i in "${!STATUSES[@]}"; do
+        if [ "${STATUSES[$i]%%=*}" = "$s" ]; then st=${STATUSES[$i]#*=}; unset 'STATUSES[i]'; break; fi
+    done
     if [ -z "$st" ]; then emit "RESULT ${s}_status=fail:not_finished"; st=fail; fi
     if [ "$st" = pass ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 done
