@@ -59,6 +59,7 @@ double cpuMs = (cpu.TotalProcessorTime - cpuStart).TotalMilliseconds;
 Console.WriteLine($"rx path: {packets} packets of {packetBytes} bytes over {BufferSize}-byte mergeable buffers, {returned} buffers returned, {backend.Buffered} packets through the device's own buffer (guest behind)");
 Console.WriteLine($"  wall {wall.Elapsed.TotalMilliseconds:F0} ms = {wall.Elapsed.TotalMilliseconds * 1e6 / packets:F0} ns/packet " +
     $"({wall.Elapsed.TotalMilliseconds * 1e6 / returned:F0} ns/buffer); process CPU {cpuMs:F0} ms (both threads)");
+Console.WriteLine($"  GCs: gen0 {GC.CollectionCount(0)}, gen1 {GC.CollectionCount(1)}, gen2 {GC.CollectionCount(2)}; {GC.GetTotalAllocatedBytes() / packets} bytes allocated per packet; pause {GC.GetTotalPauseDuration().TotalMilliseconds:F0} ms");
 Console.WriteLine($"  receive thread CPU {rxCpuMs:F0} ms = {rxCpuMs * 1e6 / packets:F0} ns/packet ({rxCpuMs * 1e6 / returned:F0} ns/buffer): the device's cost");
 
 // utime + stime of the device's receive thread ("virtio-net rx"), from /proc: its CPU time without the time it
