@@ -22,12 +22,12 @@ public interface INetBackend : IDisposable
     /// <summary>Waits up to <paramref name="timeoutMs"/> for a packet to read; true when one is there.</summary>
     bool WaitReadable(int timeoutMs);
 
-    /// <summary>Reads one packet (header + frame) into <paramref name="buffer"/>; returns its length (0: none).</summary>
+    /// <summary>Reads one packet (header + frame) into <paramref name="buffer"/>; returns its length (0 or -1: none now).</summary>
     int Read(Span<byte> buffer);
 
     /// <summary>
     /// Reads one packet into <paramref name="buffers"/>' guest ranges, in order (an RX chain's writable buffers, each
-    /// checked to lie in guest RAM and together large enough for any packet); returns its length (0: none). This
+    /// checked to lie in guest RAM and together large enough for any packet); returns its length (0 or -1: none now). This
     /// default reads into a pooled buffer and copies; a backend over a file descriptor reads straight into guest RAM.
     /// </summary>
     int Read(IGuestMemory memory, ReadOnlySpan<GuestRange> buffers) => PacketGather.ReadThenScatter(memory, buffers, Read);

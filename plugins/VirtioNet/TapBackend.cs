@@ -47,6 +47,11 @@ public sealed class TapBackend : INetBackend
             BinaryPrimitives.WriteInt32LittleEndian(size, VnetHeaderSize);
             Check(TapNative.Ioctl(handle, TapNative.TunSetVnetHdrSz, size), "TUNSETVNETHDRSZ");
             Check(TapNative.Ioctl(handle, TapNative.TunSetOffload, 0), "TUNSETOFFLOAD");
+            // Non-blocking, so the receive thread reads until the queue is empty and polls only then (one poll per
+            // burst, not per frame); a read with nothing there returns -1 (EAGAIN).
+            int flags = TapNative.Fcntl(handle, TapNative.FGetFl, 0);
+            Check(flags, "fcntl(F_GETFL)");
+            Check(TapNative.Fcntl(handle, TapNative.FSetFl, flags | TapNative.ONonBlock), "fcntl(F_SETFL, O_NONBLOCK)");
             return new TapBackend(handle, actual);
         }
         catch
@@ -95,15 +100,25 @@ public sealed class TapBackend : INetBackend
         return false;
     }
 
-    /// <inheritdoc/>
-    public int Read(Span<byte> buffer) => _stream.Read(buffer);
+    /// <summary>Reads one frame into <paramref name="buffer"/>; -1 when none is there (the descriptor is non-blocking).</summary>
+    public int Read(Span<byte> buffer)
+    {
+        while (true)
+        {
+            nint n = TapNative.Read(_handle, buffer, (nuint)buffer.Length);
+            if (n >= 0) return (int)n;
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno == TapNative.EAgain) return -1;
+            if (errno != TapNative.EIntr) throw new IOException($"read from TAP {Name} failed: {Marshal.GetPInvokeErrorMessage(errno)}");
+        }
+    }
 
     /// <inheritdoc/>
     public int Read(IGuestMemory memory, ReadOnlySpan<GuestRange> buffers)
     {
         if (memory is not IGuestMemoryFileIo io || buffers.Length > io.MaxRanges) return PacketGather.ReadThenScatter(memory, buffers, Read);
         // One readv straight into guest RAM: one read is one frame (a frame longer than the ranges would be cut, but
-        // the device passes ranges that hold the largest frame).
+        // the device passes ranges that hold the largest frame); -1 when none is there.
         return (int)io.ReadFromFile(_handle, buffers, -1);
     }
 

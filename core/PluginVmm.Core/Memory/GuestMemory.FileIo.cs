@@ -50,6 +50,7 @@ public sealed unsafe partial class GuestMemory
                 if (n >= 0) return n;
                 int errno = Marshal.GetLastPInvokeError();
                 if (errno == Errno.EINTR) continue;
+                if (errno == Errno.EAGAIN) return -1;   // a non-blocking fd with nothing to move now (EWOULDBLOCK too)
                 string call = offset < 0 ? (write ? "writev" : "readv") : $"{(write ? "pwritev" : "preadv")} at {offset}";
                 throw new IOException($"{call} of {ranges.Length} guest range(s) failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})");
             }

@@ -4,8 +4,8 @@ using Microsoft.Win32.SafeHandles;
 namespace PluginVmm.Plugins.VirtioNet.Interop;
 
 /// <summary>
-/// The three libc calls the TAP backend needs (ioctl for TUNSETIFF/TUNSETOFFLOAD/TUNSETVNETHDRSZ, poll to wait for a
-/// frame with a timeout). The project keeps interop isolated in one place per assembly: for this plugin, which may
+/// The libc calls the TAP backend needs (ioctl for TUNSETIFF/TUNSETOFFLOAD/TUNSETVNETHDRSZ, fcntl to make the
+/// descriptor non-blocking, read for a frame into our own buffer, poll to wait for a frame with a timeout). The project keeps interop isolated in one place per assembly: for this plugin, which may
 /// reference only the SDK, that place is this folder. No <c>unsafe</c> code is written here: arguments are arrays,
 /// refs and SafeHandles that the LibraryImport generator pins (the generator itself needs AllowUnsafeBlocks).
 /// Constants are from linux/if_tun.h and poll.h (x86-64).
@@ -18,6 +18,7 @@ internal static partial class TapNative
     public const short IffTap = 0x0002, IffNoPi = 0x1000, IffVnetHdr = 0x4000;
     public const uint TunFCsum = 0x01, TunFTso4 = 0x02, TunFTso6 = 0x04, TunFTsoEcn = 0x08;
     public const short PollIn = 0x001, PollErr = 0x008, PollHup = 0x010, PollNval = 0x020;
+    public const int FGetFl = 3, FSetFl = 4, ONonBlock = 0x800, EAgain = 11, EIntr = 4;
 
     /// <summary>struct ifreq is 40 bytes: the name (16) then a union whose first member here is ifr_flags.</summary>
     public const int IfReqSize = 40, IfNameSize = 16;
@@ -35,6 +36,12 @@ internal static partial class TapNative
 
     [LibraryImport("libc", EntryPoint = "ioctl", SetLastError = true)]
     public static partial int Ioctl(SafeFileHandle fd, nuint request, nuint arg);
+
+    [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
+    public static partial int Fcntl(SafeFileHandle fd, int command, int argument);
+
+    [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
+    public static partial nint Read(SafeFileHandle fd, Span<byte> buffer, nuint count);
 
     [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
     public static partial int Poll(ref PollFd fds, nuint count, int timeoutMs);

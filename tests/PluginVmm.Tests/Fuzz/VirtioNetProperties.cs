@@ -169,7 +169,8 @@ public sealed class VirtioNetProperties(ITestOutputHelper output)
         // empty, unusable ones (a buffer outside RAM, less than the 12-byte header) handed back at once with length 0,
         // the rest held across packets. A packet is read into the held chains when they hold the largest packet (a
         // short one then leaves its bytes there but uses none), else copied in; it spreads over as many chains as it
-        // needs, num_buffers in the first. False (nothing done) when the device would wait for more buffers.
+        // needs, num_buffers in the first; then the device takes chains again for its next read, which finds nothing.
+        // False (nothing done) when the device would wait for more buffers.
         private bool ReceiveMergeable(VirtqueueModel model, byte[] packet)
         {
             try
@@ -185,10 +186,11 @@ public sealed class VirtioNetProperties(ITestOutputHelper output)
             }
             Fill(model, _held, ref _heldCapacity);
             bool direct = _heldCapacity >= MaxPacket;
-            if (packet.Length == 0) return true;
+            if (packet.Length == 0) return true;   // nothing read: the device polls again
             if (packet.Length < 12)
             {
                 if (direct) model.Scatter(_held.SelectMany(c => c.Writable).ToList(), 0, packet);
+                Fill(model, _held, ref _heldCapacity);   // after a packet it reads again before polling (finds none)
                 return true;
             }
             // The device's order, which matters when hostile buffers overlap each other or the rings: the packet's
@@ -212,6 +214,7 @@ public sealed class VirtioNetProperties(ITestOutputHelper output)
             }
             _held.RemoveRange(0, used);
             Received++;
+            Fill(model, _held, ref _heldCapacity);   // after a packet it reads again before polling (finds none)
             return true;
         }
 

@@ -310,6 +310,18 @@ public sealed class VirtioNetTests : IDisposable
     }
 
     [TapFact]
+    public void An_empty_tap_reads_minus_one_at_once_into_our_buffer_and_into_guest_ram()
+    {
+        // The TAP is non-blocking so the receive thread drains it and polls only when it is empty: a read with nothing
+        // queued must come back at once with -1 (EAGAIN), not block and not throw.
+        using var tap = TapBackend.Open($"pvme{Environment.ProcessId % 100000}");
+        using var memory = GuestMemory.Create(1 << 20);
+        Assert.Equal(-1, tap.Read(new byte[2048]));
+        Assert.Equal(-1, tap.Read(memory, [new GuestRange(0x1000, 2048)]));
+        Assert.False(tap.WaitReadable(0));
+    }
+
+    [TapFact]
     public void A_tap_interface_deleted_under_the_device_fails_the_device_instead_of_spinning_the_receive_thread()
     {
         string name = $"pvmd{Environment.ProcessId % 100000}";
