@@ -75,7 +75,7 @@ public sealed partial class VirtioNetDevice : IVirtioDevice
 
     // Per-packet times (RX busy and read, TX write) are taken for one packet in this many and scaled.
     private const int TimingSample = 16;
-    private long _rxPackets, _rxMerged, _rxUnusable, _txPackets, _rxBufferWaits, _rxBytes, _txBytes, _txGso, _rxGso, _txWriteTicks, _txBusyTicks, _txCalls, _rxBusyTicks, _rxReadTicks;
+    private long _rxPackets, _rxMerged, _rxUnusable, _txPackets, _rxBufferWaits, _rxBytes, _txBytes, _txGso, _rxGso, _txWriteTicks, _txBusyTicks, _txCalls, _rxBusyTicks, _rxReadTicks, _rxCpuMs;
 
     /// <inheritdoc/>
     public ushort DeviceType => VirtioPciLayout.TypeNet;
@@ -208,12 +208,12 @@ public sealed partial class VirtioNetDevice : IVirtioDevice
         if (_rxThread is { } t && t != Thread.CurrentThread) t.Join();
         _rxThread = null;
         if (_active is not null)
-            _logger.LogInformation("virtio-net: reset; rx {RxPackets} packets, {RxBytes} bytes, {RxGso} GSO, {RxMerged} mergeable buffers ({RxDropped} dropped, {RxUnusable} unusable buffers, {Waits} waits for a guest buffer), {RxBusyMs:F0} ms busy of which {RxReadMs:F0} ms in TAP reads (sampled); " +
+            _logger.LogInformation("virtio-net: reset; rx {RxPackets} packets, {RxBytes} bytes, {RxGso} GSO, {RxMerged} mergeable buffers ({RxDropped} dropped, {RxUnusable} unusable buffers, {Waits} waits for a guest buffer), {RxBusyMs:F0} ms busy of which {RxReadMs:F0} ms in TAP reads (sampled), thread CPU {RxCpuMs} ms; " +
                 "tx {TxPackets} packets, {TxBytes} bytes, {TxGso} GSO ({TxDropped} dropped) in {TxCalls} doorbell batches, " +
                 "{TxBusyMs:F0} ms busy of which {TxWriteMs:F0} ms in TAP writes (sampled)",
                 Interlocked.Read(ref _rxPackets), Interlocked.Read(ref _rxBytes), Interlocked.Read(ref _rxGso), Interlocked.Read(ref _rxMerged), RxDropped, Interlocked.Read(ref _rxUnusable), Interlocked.Read(ref _rxBufferWaits),
                 Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _rxBusyTicks)).TotalMilliseconds,
-                Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _rxReadTicks)).TotalMilliseconds,
+                Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _rxReadTicks)).TotalMilliseconds, Interlocked.Read(ref _rxCpuMs),
                 Interlocked.Read(ref _txPackets), Interlocked.Read(ref _txBytes), Interlocked.Read(ref _txGso), TxDropped, Interlocked.Read(ref _txCalls),
                 Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _txBusyTicks)).TotalMilliseconds,
                 Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _txWriteTicks)).TotalMilliseconds);
