@@ -42,7 +42,7 @@ internal static class KvmCap
 {
     public const int Irqchip = 0, UserMemory = 3, SetTssAddr = 4, ExtCpuid = 7, IrqRouting = 25, Iommu = 18,
         NrMemslots = 10, Pit2 = 33, Ioeventfd = 36, SetIdentityMapAddr = 37, Irqfd = 32, SignalMsi = 77,
-        ImmediateExit = 136, MaxVcpus = 66, NrVcpus = 9;
+        ImmediateExit = 136, MaxVcpus = 66, NrVcpus = 9, TscDeadlineTimer = 72;
 }
 
 /// <summary>kvm_run.exit_reason values.</summary>

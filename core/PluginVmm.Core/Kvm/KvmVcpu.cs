@@ -26,11 +26,18 @@ public sealed class KvmVcpu : IDisposable
 
     internal KvmRunMapping RunState => _run;
 
+    /// <summary>KVM_SET_CPUID2 with <see cref="GuestCpuid"/>(supported, this vCPU's id, ...).</summary>
+    public void SetCpuid(KvmCpuidEntry2[] supported, int vcpuCount, bool tscDeadline = false) =>
+        KvmNative.SetCpuid2(_fd, GuestCpuid(supported, Id, vcpuCount, tscDeadline));
+
     /// <summary>
-    /// KVM_SET_CPUID2 from the host's supported CPUID, with the APIC id of this vCPU in leaf 1 EBX[31:24] and
-    /// leaf 0xB EDX, and the hypervisor bit set.
+    /// The host's supported CPUID as vCPU <paramref name="id"/> sees it: its APIC id in leaf 1 EBX[31:24] and leaf
+    /// 0xB/0x1F EDX, the logical processor count, the hypervisor bit, and TSC-deadline (leaf 1 ECX[24]) when
+    /// <paramref name="tscDeadline"/>: KVM emulates that timer mode in its in-kernel LAPIC but does not report the bit
+    /// in KVM_GET_SUPPORTED_CPUID (KVM_CAP_TSC_DEADLINE_TIMER says it), so QEMU and cloud-hypervisor set it
+    /// themselves; without it Linux falls back to the LAPIC's one-shot mode.
     /// </summary>
-    public void SetCpuid(KvmCpuidEntry2[] supported, int vcpuCount)
+    public static KvmCpuidEntry2[] GuestCpuid(KvmCpuidEntry2[] supported, int id, int vcpuCount, bool tscDeadline)
     {
         var entries = supported.ToArray();
         for (int i = 0; i < entries.Length; i++)
@@ -39,16 +46,17 @@ public sealed class KvmVcpu : IDisposable
             switch (e.Function)
             {
                 case 1:
-                    e.Ebx = (e.Ebx & 0x0000_FFFF) | ((uint)Id << 24) | ((uint)Math.Min(vcpuCount, 255) << 16);
+                    e.Ebx = (e.Ebx & 0x0000_FFFF) | ((uint)id << 24) | ((uint)Math.Min(vcpuCount, 255) << 16);
                     e.Ecx |= 1u << 31;  // running under a hypervisor
+                    if (tscDeadline) e.Ecx |= 1u << 24;
                     break;
                 case 0xB:
                 case 0x1F:
-                    e.Edx = (uint)Id;
+                    e.Edx = (uint)id;
                     break;
             }
         }
-        KvmNative.SetCpuid2(_fd, entries);
+        return entries;
     }
 
     /// <summary>KVM_GET_REGS.</summary>

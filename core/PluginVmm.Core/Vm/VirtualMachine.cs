@@ -61,11 +61,13 @@ public sealed class VirtualMachine : IDisposable
                 vcpus = 1;
             }
             var cpuid = Kvm.GetSupportedCpuid();
+            // the TSC-deadline timer lives in KVM's in-kernel LAPIC
+            bool tscDeadline = KvmVm.HasIrqchip && Kvm.CheckExtension(KvmCap.TscDeadlineTimer) > 0;
             for (int i = 0; i < vcpus; i++)
             {
                 var vcpu = KvmVm.CreateVcpu(i);
                 _vcpus.Add(vcpu);
-                vcpu.SetCpuid(cpuid, vcpus);
+                vcpu.SetCpuid(cpuid, vcpus, tscDeadline);
             }
 
             Hosting.StartupTrace.Mark("vCPUs created");
