@@ -108,7 +108,7 @@ if [ -z "$SCENARIOS" ]; then
     [ -n "$G_KERNEL" ] && SCENARIOS=custom
 fi
 for s in ${SCENARIOS//,/ }; do
-    case "$s" in boot|smp|pci|panic|bar|custom|blk|net|virtio-bar|blkbench|netbench|netbench_nomrg|ivshmem|vfio) ;;
+    case "$s" in boot|smp|pci|panic|bar|custom|blk|net|virtio-bar|blkbench|netbench|netbench_nomrg|ivshmem|vfio|rxbench) ;;
     blk_qemu|net_qemu|virtio-bar_qemu|blkbench_qemu|netbench_qemu|ivshmem_qemu|vfio_qemu) ;;   # NAME with the qemu adapter
     *) echo "run.sh: unknown scenario $s" >&2; exit 2 ;; esac
 done
@@ -171,6 +171,13 @@ if [ "$VMM" = pluginvmm ]; then
             --nologo -v quiet >> "$LOG" 2>&1 || { note "dotnet publish failed (see $LOG)"; exit 1; }
         echo "$publish_flags" > "$VMM_DIR/.published"
         touch -r "$CACHE/.publish-copied" "$VMM_DIR/.published"
+    fi
+    # scenario rxbench: the receive-path microbenchmark beside the VMM, published the same way
+    if [[ ",$SCENARIOS," == *,rxbench,* ]] && [ ! -x "$VMM_DIR/rxbench/RxPathBench" ]; then
+        note "publishing benchmarks/RxPathBench to $VMM_DIR/rxbench"
+        # shellcheck disable=SC2086
+        dotnet publish "$repo/benchmarks/RxPathBench/RxPathBench.csproj" $publish_flags -o "$VMM_DIR/rxbench" \
+            --nologo -v quiet >> "$LOG" 2>&1 || { note "dotnet publish of RxPathBench failed (see $LOG)"; exit 1; }
     fi
     build_args=(--vmm-dir "$VMM_DIR")
 fi
