@@ -27,8 +27,8 @@ internal sealed class MergeableRxBuffers(SplitVirtqueue queue)
     /// <summary>Writable bytes in the chains held.</summary>
     public ulong Capacity { get; private set; }
 
-    /// <summary>Chains held now.</summary>
-    public int Count => _held.Count;
+    /// <summary>The oldest chain held: the next packet's header goes there (call only when <see cref="Capacity"/> is not 0).</summary>
+    public DescriptorChain First => _held[0];
 
     /// <summary>Chains returned unused because they could not hold a header or were outside guest RAM.</summary>
     public long Unusable { get; private set; }

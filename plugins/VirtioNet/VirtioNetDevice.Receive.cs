@@ -75,6 +75,7 @@ public sealed partial class VirtioNetDevice
         // After a packet the next read comes straight away; only a read that finds nothing (0, or -1 from a
         // non-blocking TAP) leads to a poll. A burst costs one poll instead of one per packet, as QEMU's tap reader.
         bool poll = true;
+        Span<byte> gsoType = stackalloc byte[1];
         try
         {
             while (!_stopping)
@@ -103,7 +104,7 @@ public sealed partial class VirtioNetDevice
                         Dropped();
                         continue;
                     }
-                    gso = GsoType(memory, ranges) != 0;
+                    gso = ReadWritable(memory, buffers.First, 1, gsoType) && gsoType[0] != 0;   // virtio_net_hdr.gso_type
                     _rxMerged += buffers.Commit(memory, length);
                 }
                 else
@@ -137,24 +138,6 @@ public sealed partial class VirtioNetDevice
         }
     }
 
-    // virtio_net_hdr.gso_type of a packet read into `ranges` (the first range of a held chain holds at least one byte
-    // and the chain at least the header, but byte 1 may be in the next range).
-    private static byte GsoType(IGuestMemory memory, ReadOnlySpan<GuestRange> ranges)
-    {
-        Span<byte> b = stackalloc byte[1];
-        ulong offset = 1;
-        foreach (var r in ranges)
-        {
-            if (offset < (ulong)r.Length)
-            {
-                memory.Read(r.Address + offset, b);
-                return b[0];
-            }
-            offset -= (ulong)r.Length;
-        }
-        return 0;
-    }
-
     // Waits until the chains held add up to `length` bytes; false when stopping.
     private bool WaitForBuffers(SplitVirtqueue rx, MergeableRxBuffers buffers, ulong length)
     {
@@ -163,11 +146,18 @@ public sealed partial class VirtioNetDevice
             if (_stopping) return false;
             buffers.Fill(length);
             if (buffers.Capacity >= length) return true;
-            rx.SetNotification(true);
-            if (rx.HasAvailable) continue;
-            _rxBufferWaits++;
-            _rxBuffers.WaitOne(100);
+            WaitForGuest(rx);
         }
+    }
+
+    // Asks the driver to notify at its next addition and sleeps until it does (or 100 ms pass), unless it added one
+    // in the meantime.
+    private void WaitForGuest(SplitVirtqueue rx)
+    {
+        rx.SetNotification(true);
+        if (rx.HasAvailable) return;
+        _rxBufferWaits++;
+        _rxBuffers.WaitOne(100);
     }
 
     // Waits for a guest buffer; false when stopping.
@@ -182,10 +172,7 @@ public sealed partial class VirtioNetDevice
                 chain = taken;
                 return true;
             }
-            rx.SetNotification(true);
-            if (rx.HasAvailable) continue;
-            _rxBufferWaits++;
-            _rxBuffers.WaitOne(100);
+            WaitForGuest(rx);
         }
     }
 

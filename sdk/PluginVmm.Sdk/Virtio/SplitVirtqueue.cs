@@ -149,16 +149,8 @@ public sealed class SplitVirtqueue
     /// <summary>Puts (head, written) on the used ring and publishes the new used index.</summary>
     public void AddUsed(ushort head, uint written)
     {
-        if (_stopped) return;
-        ulong elem = _used + 4 + 8UL * (ulong)(_usedIdx % Size);
-        Span<byte> b = stackalloc byte[8];
-        BinaryPrimitives.WriteUInt32LittleEndian(b, head);
-        BinaryPrimitives.WriteUInt32LittleEndian(b[4..], written);
-        _memory.Write(elem, b);
-        // The element must be visible before the index that publishes it: a release store (a plain store on x86, not
-        // a fence: this runs for every buffer of every packet).
-        _usedIdx++;
-        WriteU16Release(_used + 2, _usedIdx);
+        var element = new UsedElement(head, written);
+        AddUsed(new ReadOnlySpan<UsedElement>(in element));
     }
 
     /// <summary>
@@ -179,7 +171,8 @@ public sealed class SplitVirtqueue
             _memory.Write(_used + 4 + 8UL * (ulong)(index % Size), b);
             index++;
         }
-        // The elements must be visible before the index that publishes them (release, as in the single AddUsed).
+        // The elements must be visible before the index that publishes them: a release store (a plain store on x86, not
+        // a fence: this runs for every buffer of every packet).
         _usedIdx = index;
         WriteU16Release(_used + 2, _usedIdx);
     }
