@@ -296,7 +296,8 @@ for s in ${SCENARIOS//,/ }; do
         # multiplies the managed work (run.sh publishes it into the VMM folder for this scenario only)
         if [ -x /opt/vmm/rxbench/RxPathBench ]; then
             /opt/vmm/rxbench/RxPathBench 20000 2>&1 | sed 's/^/RXBENCH| /'
-            result "rxbench_status=pass"
+            rc=${PIPESTATUS[0]}
+            if [ "$rc" = 0 ]; then result "rxbench_status=pass"; else result "rxbench_status=fail:rc=$rc"; fi
         else
             result "rxbench_status=fail:no_/opt/vmm/rxbench"
         fi
