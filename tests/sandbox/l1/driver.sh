@@ -29,6 +29,8 @@
 #   RESULT <s>_retried=yes   the first run hit the watchdog, or the guest was
 #                            reset silently (silent_reset), and was repeated
 #   RESULT <s>_attempt1=timeout|silent_reset   why
+#   RESULT <s>_cpu_<phase>=  L1 and VMM-thread CPU per phase the guest marks
+#                            with "L2-PHASE name" (phase_report)
 #   RESULT <s>_status=pass | fail:<reason>
 # then "L1-SCENARIO-DONE <s>" (run.sh re-runs scenarios without it in a fresh
 # L1 if this one freezes). While an L2 runs, "L1-ALIVE" is printed every 10 s
@@ -82,7 +84,7 @@ run_vmm() {
     local label=$1 timeout=$2; shift 2
     local fifo=/tmp/vmm.fifo console=/tmp/console.$label flag=/tmp/watchdog.$label
     local t0 now line vpid guard
-    rm -f "$fifo" "$console" "$flag" "/tmp/rss.$label" "/tmp/nonguest.$label"
+    rm -f "$fifo" "$console" "$flag" "/tmp/rss.$label" "/tmp/nonguest.$label" /tmp/phase."$label".* "/tmp/phases.$label"
     mkfifo "$fifo"
     RUN_MARK_US=""
     now_us; t0=$REPLY
@@ -122,6 +124,7 @@ run_vmm() {
         now_us; now=$REPLY
         line=${line%$'\r'}
         [ -z "$RUN_MARK_US" ] && [[ $line == *L2-MARK-INIT* ]] && RUN_MARK_US=$((now - t0))
+        [[ $line == L2-PHASE\ * ]] && phase_snapshot $vpid "$label" "${line#L2-PHASE }"
         secs $((now - t0)); echo "L2| [$label +$REPLY] $line"
         printf '%s\n' "$line" >> "$console"
     done < "$fifo"
@@ -132,6 +135,43 @@ run_vmm() {
     RUN_RSS=$(cat "/tmp/rss.$label" 2>/dev/null)
     RUN_NONGUEST=$(cat "/tmp/nonguest.$label" 2>/dev/null)
     touch "$console"
+}
+
+# phase_snapshot PID LABEL PHASE: when the guest prints "L2-PHASE name" (l2/virtio.sh), the CPU ticks of each of
+# the VMM's threads (utime + stime, by thread name) and L1's /proc/stat cpu line; phase_report turns them into
+# where each phase's CPU went, for PluginVmm and QEMU alike. Plain bash: a process per thread costs too much in L1.
+phase_snapshot() {
+    local t comm rest a
+    {
+        read -r rest < /proc/stat; echo "L1 $rest"
+        for t in /proc/$1/task/*; do
+            read -r comm < "$t/comm" 2>/dev/null || continue
+            read -r rest < "$t/stat" 2>/dev/null || continue
+            read -ra a <<< "${rest##*) }"
+            echo "T ${comm// /_} $((a[11] + a[12]))"
+        done
+    } > "/tmp/phase.$2.$3"
+    echo "$3" >> "/tmp/phases.$2"
+}
+
+# phase_report LABEL: RESULT LABEL_cpu_PHASE=l1_user=,l1_sys=,l1_softirq=,l1_idle=,vmm=,THREAD=... (ms, both L1
+# CPUs together; threads under 50 ms left out) for each phase up to the next one
+phase_report() {
+    local p prev=""
+    [ -f "/tmp/phases.$1" ] || return 0
+    while read -r p; do
+        [ -n "$prev" ] && awk -v out="$1_cpu_$prev" '
+            FNR == NR { if ($1 == "T") s[$2] += $3; else for (i = 3; i <= NF; i++) l[i] = $i; next }
+            $1 == "T" { e[$2] += $3; next }
+            { for (i = 3; i <= NF; i++) m[i] = $i }
+            END {
+                tot = 0; list = ""
+                for (k in e) { d = (e[k] - s[k]) * 10; tot += d; if (d >= 50) list = list sprintf(",%s=%d", k, d) }
+                printf "RESULT %s=l1_user=%d,l1_sys=%d,l1_softirq=%d,l1_idle=%d,vmm=%d%s\n", out,
+                    (m[3] + m[4] - l[3] - l[4]) * 10, (m[5] - l[5]) * 10, (m[9] - l[9]) * 10, (m[6] - l[6]) * 10, tot, list
+            }' "/tmp/phase.$1.$prev" "/tmp/phase.$1.$p"
+        prev=$p
+    done < "/tmp/phases.$1"
 }
 
 # silent_reset FILE: the L2 guest started, then ended without its done
@@ -323,6 +363,7 @@ for s in ${SCENARIOS//,/ }; do
         run_vmm "$s" "$S_TIMEOUT" "${S_ARGS[@]}"
     fi
     report_run "$s"
+    phase_report "$s"
     guest_results "/tmp/console.$s" "$s"
     scenario_verdict "$s" "/tmp/console.$s"
     if [ -z "$REPLY" ]; then result "${s}_status=pass"; else result "${s}_status=fail:$REPLY"; fi

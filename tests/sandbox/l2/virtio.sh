@@ -92,6 +92,11 @@ scenario_blk() {
     end=${end:-poweroff}
 }
 
+# cpu_delta "FIELDS-BEFORE" "FIELDS-AFTER" (the /proc/stat cpu line without "cpu") -> user=,sys=,softirq=,idle= in ms
+cpu_delta() {
+    echo "$1 $2" | awk '{ n = NF / 2; printf "user=%d,sys=%d,softirq=%d,idle=%d", ($(n+1)+$(n+2)-$1-$2)*10, ($(n+3)-$3)*10, ($(n+7)-$7)*10, ($(n+4)-$4)*10 }'
+}
+
 scenario_net() {
     local got rx tx
     load_modules
@@ -104,8 +109,15 @@ scenario_net() {
     result "irqs=$(irq_count virtio)"
     if [ "${got:-0}" -gt 0 ] && command -v iperf3 >/dev/null; then
         # iperf3's own lines go to the console (L2-IPERF) for the retransmissions and the per-second rates
+        # L2-PHASE lines let L1 split its CPU and the VMM's by direction (l1/driver.sh); this guest's own CPU
+        # per direction goes with them (l2cpu_tx / l2cpu_rx)
+        echo "L2-PHASE tx"; read -r _ c0 < /proc/stat
         iperf3 -c 10.0.2.1 -t "${1:-3}" -f m > /tmp/iperf-tx 2>&1
+        echo "L2-PHASE rx"; read -r _ c1 < /proc/stat
         iperf3 -c 10.0.2.1 -t "${1:-3}" -f m -R > /tmp/iperf-rx 2>&1
+        echo "L2-PHASE end"; read -r _ c2 < /proc/stat
+        result "l2cpu_tx=$(cpu_delta "$c0" "$c1")"
+        result "l2cpu_rx=$(cpu_delta "$c1" "$c2")"
         sed 's/^/L2-IPERF tx: /' /tmp/iperf-tx; sed 's/^/L2-IPERF rx: /' /tmp/iperf-rx
         tx=$(awk '/receiver/ { for (i = 1; i < NF; i++) if ($(i + 1) == "Mbits/sec") print $i }' /tmp/iperf-tx)
         rx=$(awk '/receiver/ { for (i = 1; i < NF; i++) if ($(i + 1) == "Mbits/sec") print $i }' /tmp/iperf-rx)
