@@ -19,11 +19,13 @@ internal sealed class FakeNetBackend : INetBackend
     public readonly ConcurrentQueue<byte[]> Sent = new();
     public readonly BlockingCollection<byte[]> ToGuest = new();
     public uint Offload = 0xFFFF;
+    /// <summary>Reset: the device sees nothing readable (packets queued meanwhile arrive as one burst once set).</summary>
+    public readonly ManualResetEventSlim Open = new(true);
     private byte[]? _next;
 
     public void Write(ReadOnlySpan<byte> packet) => Sent.Enqueue(packet.ToArray());
 
-    public bool WaitReadable(int timeoutMs) => _next is not null || ToGuest.TryTake(out _next, timeoutMs);
+    public bool WaitReadable(int timeoutMs) => Open.Wait(timeoutMs) && (_next is not null || ToGuest.TryTake(out _next, timeoutMs));
 
     public int Read(Span<byte> buffer)
     {
@@ -36,7 +38,11 @@ internal sealed class FakeNetBackend : INetBackend
 
     public void SetOffload(uint tunFlags) => Offload = tunFlags;
 
-    public void Dispose() => ToGuest.Dispose();
+    public void Dispose()
+    {
+        ToGuest.Dispose();
+        Open.Dispose();
+    }
 }
 
 /// <summary>A fact that needs root and /dev/net/tun (it creates a TAP interface); skipped, saying why, otherwise.</summary>
@@ -64,6 +70,7 @@ public sealed class VirtioNetTests : IDisposable
     private int _rxCount = 16;
     private ushort _rxQueueSize = 16;
     private VirtioPciTransport? _transport;
+    private TestDeviceContext? _context;
     private VirtioPciDriver _driver = null!;
     private GuestVirtqueue _rx = null!, _tx = null!;
     private readonly Dictionary<ushort, ulong> _rxHeads = [];
@@ -83,7 +90,7 @@ public sealed class VirtioNetTests : IDisposable
 
     private VirtioNetDevice Start(INetBackend? backend, ulong features = ulong.MaxValue)
     {
-        var context = new TestDeviceContext(_memory) { Name = "vnet0" };
+        var context = _context = new TestDeviceContext(_memory) { Name = "vnet0" };
         var device = new VirtioNetDevice(backend, GuestMac, NullLogger.Instance);
         _transport = new VirtioPciTransport(device, context, 0x02, 0x00);
         _driver = new VirtioPciDriver(_transport, _memory, context.FakeResources);
@@ -476,6 +483,75 @@ public sealed class VirtioNetTests : IDisposable
             Assert.All(used.SkipLast(1), l => Assert.Equal(4096u, l));
         }
         Assert.Equal(0, device.RxDropped);
+    }
+
+    // Interrupts delivered on the receive queue's vector (Start gives queue 0 vector 1).
+    private int RxInterrupts => _context!.RecordingInterrupts.Groups.Single().DeliveredCount(1);
+
+    private static byte[] RandomPacket(int size)
+    {
+        var packet = new byte[size];
+        new Random(size).NextBytes(packet);
+        return packet;
+    }
+
+    // Without EVENT_IDX (and with NO_INTERRUPT never set by this driver) every interrupt check of the device sends
+    // one, so the counts below say how often it checked.
+    private const ulong NoEventIdx = ulong.MaxValue & ~VirtioFeatures.RingEventIdx;
+
+    [Fact]
+    public void Mergeable_burst_of_packets_gets_one_interrupt_after_its_last_packet()
+    {
+        using var backend = new FakeNetBackend();
+        backend.Open.Reset();
+        Start(backend, NoEventIdx);
+        var sent = Enumerable.Range(0, 4).Select(i => RandomPacket(100 + i)).ToArray();
+        foreach (var p in sent) backend.ToGuest.Add(p);
+        backend.Open.Set();
+        foreach (var p in sent) AssertSamePacket(p, ReceiveMerged().Packet, 1);
+        Assert.True(SpinWait.SpinUntil(() => RxInterrupts >= 1, TimeSpan.FromSeconds(10)));
+        Thread.Sleep(50);
+        Assert.Equal(1, RxInterrupts);
+        // a packet on its own gets its interrupt as soon as the backend is empty again
+        backend.ToGuest.Add(RandomPacket(200));
+        ReceiveMerged();
+        Assert.True(SpinWait.SpinUntil(() => RxInterrupts == 2, TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
+    public void Mergeable_burst_longer_than_the_batch_gets_an_interrupt_every_batch()
+    {
+        // a backend that never runs empty must not hold the guest's interrupt back for a whole ring
+        using var backend = new FakeNetBackend();
+        backend.Open.Reset();
+        _rxCount = 32;
+        _rxQueueSize = 32;
+        Start(backend, NoEventIdx);
+        var sent = Enumerable.Range(0, 20).Select(i => RandomPacket(60 + i)).ToArray();
+        foreach (var p in sent) backend.ToGuest.Add(p);
+        backend.Open.Set();
+        // 20 packets: after the 8th, after the 16th, and the last 4 when the backend is empty
+        Assert.True(SpinWait.SpinUntil(() => RxInterrupts >= 3, TimeSpan.FromSeconds(10)));
+        Thread.Sleep(50);
+        Assert.Equal(3, RxInterrupts);
+        foreach (var p in sent) AssertSamePacket(p, ReceiveMerged().Packet, 1);
+    }
+
+    [Fact]
+    public void Mergeable_receive_tells_the_guest_of_its_packets_before_waiting_for_buffers()
+    {
+        // Two buffers, three packets of one buffer each: the third waits for a buffer, and the guest has to have had
+        // the interrupt for the first two by then, or it would never give one back.
+        using var backend = new FakeNetBackend();
+        backend.Open.Reset();
+        _rxCount = 2;
+        Start(backend, NoEventIdx);
+        var sent = Enumerable.Range(0, 3).Select(i => RandomPacket(2000 + i)).ToArray();
+        foreach (var p in sent) backend.ToGuest.Add(p);
+        backend.Open.Set();
+        Assert.True(SpinWait.SpinUntil(() => RxInterrupts == 1 && backend.ToGuest.Count == 0, TimeSpan.FromSeconds(10)));
+        foreach (var p in sent) AssertSamePacket(p, ReceiveMerged().Packet, 1);
+        Assert.True(SpinWait.SpinUntil(() => RxInterrupts == 2, TimeSpan.FromSeconds(10)));
     }
 
     [Fact]
