@@ -18,7 +18,7 @@
 #                                      (dlopen()ed, so ldd does not see them)
 #
 # Output: $CACHE/<kver>/l1/initramfs.cpio, or initramfs-vmm.cpio with
-# --vmm-dir. Skips the work when the image is newer than all its inputs
+# --vmm-dir. Skips the work when the image was built from the same inputs
 # (--force rebuilds). Prints the image path on stdout.
 source "$(dirname "$0")/lib.sh"
 
@@ -38,8 +38,10 @@ fi
 
 "$SANDBOX_DIR/fetch.sh" > /dev/null
 l2=$(build_dir)/l2/initramfs.cpio
-if [ $force = yes ] || is_stale "$l2" "$SANDBOX_DIR/l2" "$SANDBOX_DIR/build-l2.sh" "$SANDBOX_DIR/lib.sh"; then
+l2_inputs=("$SANDBOX_DIR/l2" "$SANDBOX_DIR/build-l2.sh" "$SANDBOX_DIR/lib.sh")
+if [ $force = yes ] || is_stale "$l2" "${l2_inputs[@]}"; then
     "$SANDBOX_DIR/build-l2.sh" > /dev/null
+    built_from "$l2" "${l2_inputs[@]}"
 fi
 
 out=$(build_dir)/l1/initramfs.cpio
@@ -120,5 +122,6 @@ fi
 
 write_cpio "$root" "$out"
 echo "$vmm_sig" > "$out.vmm-dir"
+built_from "$out" "${inputs[@]}"
 rm -rf "$root"
 echo "$out"

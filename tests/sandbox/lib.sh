@@ -123,10 +123,20 @@ write_cpio() {
     say "wrote $out ($(du -h "$out" | cut -f1))"
 }
 
-# is_stale OUT INPUT... : true when OUT is missing or older than any input
-# (inputs may be directories; every file below them counts)
+# is_stale OUT INPUT... : true when OUT is missing or was built from other
+# inputs than these (inputs may be directories; every file below them counts).
+# By content, not file times: a cache filled from another checkout (CI's clean
+# clone) is newer than an edit made before it, and must still be rebuilt.
 is_stale() {
     local out=$1; shift
     [ -e "$out" ] || return 0
-    [ -n "$(find "$@" -newer "$out" -print -quit 2>/dev/null)" ]
+    [ "$(cat "$out.inputs" 2>/dev/null)" != "$(inputs_digest "$@")" ]
+}
+# built_from OUT INPUT... : records what OUT was built from (for is_stale)
+built_from() {
+    local out=$1; shift
+    inputs_digest "$@" > "$out.inputs"
+}
+inputs_digest() {
+    find "$@" -type f -print0 2>/dev/null | LC_ALL=C sort -z | xargs -0 md5sum | md5sum | cut -d' ' -f1
 }
