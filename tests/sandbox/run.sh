@@ -136,15 +136,16 @@ export SANDBOX_FETCHED
 build_args=()
 if [ "$VMM" = pluginvmm ]; then
     repo=$(cd "$SANDBOX_DIR/../.." && pwd)
-    # republish only when a source file changed since the last publish
+    # republish only when the sources' content or the flags changed since the last publish (by content: the
+    # cache may have been filled from another checkout, whose files are newer than an earlier edit here)
     publish_flags="-c Release -r linux-x64 --self-contained true -p:UseAppHost=true -p:PublishReadyToRun=true"
     publish_flags+=" -p:PublishReadyToRunComposite=true -p:TieredCompilation=false"
+    vmm_sources_digest() {
+        (cd "$repo" && find core sdk plugins Directory.Build.props Directory.Packages.props \
+             \( -name bin -o -name obj \) -prune -o -type f -print0 2>/dev/null | LC_ALL=C sort -z | xargs -0 md5sum | md5sum | cut -d' ' -f1)
+    }
     vmm_sources_changed() {
-        [ -f "$CACHE/vmm-publish/.published" ] || return 0
-        [ "$(cat "$CACHE/vmm-publish/.published")" = "$publish_flags" ] || return 0   # published another way
-        [ -n "$(cd "$repo" && find core sdk plugins Directory.Build.props Directory.Packages.props \
-                 \( -name bin -o -name obj \) -prune -o -type f -newer "$CACHE/vmm-publish/.published" \
-                 -print -quit 2>/dev/null)" ]
+        [ "$(cat "$CACHE/vmm-publish/.published" 2>/dev/null)" != "$publish_flags $(vmm_sources_digest)" ]
     }
     if [ -z "$VMM_DIR" ] && ! vmm_sources_changed; then
         VMM_DIR=$CACHE/vmm-publish
@@ -156,8 +157,8 @@ if [ "$VMM" = pluginvmm ]; then
         # with a build someone runs in the tree at the same time
         src=$CACHE/vmm-src
         rm -rf "$VMM_DIR" "$src"; mkdir -p "$src"
-        # the publish is as new as the copy: a source edited while it runs is newer than its stamp
-        touch "$CACHE/.publish-copied"
+        # the digest of what is copied: a source edited while the publish runs makes the next run publish again
+        digest=$(vmm_sources_digest)
         tar -C "$repo" --exclude=./.git --exclude=bin --exclude=obj --exclude=TestResults -cf - . | tar -C "$src" -xf -
         # Self-contained and ReadyToRun-composite: the runtime, the framework and the VMM precompiled as one
         # version bubble. Under L1's emulated CPU every method the JIT compiles costs ~100x more than on the host;
@@ -169,8 +170,7 @@ if [ "$VMM" = pluginvmm ]; then
         # shellcheck disable=SC2086
         dotnet publish "$src/core/PluginVmm/PluginVmm.csproj" $publish_flags -o "$VMM_DIR" \
             --nologo -v quiet >> "$LOG" 2>&1 || { note "dotnet publish failed (see $LOG)"; exit 1; }
-        echo "$publish_flags" > "$VMM_DIR/.published"
-        touch -r "$CACHE/.publish-copied" "$VMM_DIR/.published"
+        echo "$publish_flags $digest" > "$VMM_DIR/.published"
     fi
     # scenario rxbench: the receive-path microbenchmark beside the VMM, published the same way
     if [[ ",$SCENARIOS," == *,rxbench,* ]] && [ ! -x "$VMM_DIR/rxbench/RxPathBench" ]; then
