@@ -70,8 +70,10 @@ for spec in "${devices[@]}"; do
 done
 [ $transport = device ] && [ $needs_pci = yes ] && machine_opts="$machine_opts,pcie=on"
 
+# debug-threads: QEMU names its threads ("CPU 0/KVM", "worker"), so the per-thread CPU (l1/driver.sh) can tell
+# the vCPU from the I/O thread
 cmd=("$QEMU" -accel kvm -M "$machine_opts" -cpu host -m "$memory" -smp "$vcpus"
-     -nodefaults -no-user-config -display none -no-reboot -serial stdio
+     -nodefaults -no-user-config -display none -no-reboot -serial stdio -name debug-threads=on
      -kernel "$kernel" -initrd "$initrd" -append "$cmdline" "${args[@]}")
 printf 'VMM-CMD:' >&2; printf ' %q' "${cmd[@]}" >&2; echo >&2
 exec "${cmd[@]}"

@@ -92,9 +92,13 @@ scenario_blk() {
     end=${end:-poweroff}
 }
 
-# cpu_delta "FIELDS-BEFORE" "FIELDS-AFTER" (the /proc/stat cpu line without "cpu") -> user=,sys=,softirq=,idle= in ms
+# cpu_delta "FIELDS-BEFORE" "FIELDS-AFTER" (the /proc/stat cpu line without "cpu") -> user=,sys=,irq=,softirq=,
+# idle=,iowait=,steal= in ms (steal: time this vCPU was ready but its thread in L1 was not running)
 cpu_delta() {
-    echo "$1 $2" | awk '{ n = NF / 2; printf "user=%d,sys=%d,softirq=%d,idle=%d", ($(n+1)+$(n+2)-$1-$2)*10, ($(n+3)-$3)*10, ($(n+7)-$7)*10, ($(n+4)-$4)*10 }'
+    echo "$1 $2" | awk '{ n = NF / 2; d = "";
+        split("user sys idle iowait irq softirq steal", k, " "); split("1 3 4 5 6 7 8", f, " ")
+        for (i = 1; i <= 7; i++) { v = ($(n + f[i]) - $(f[i])) * 10; if (i == 1) v += ($(n + 2) - $2) * 10; d = d (i > 1 ? "," : "") k[i] "=" v }
+        print d }'
 }
 
 scenario_net() {
