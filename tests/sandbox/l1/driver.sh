@@ -30,7 +30,8 @@
 #                            reset silently (silent_reset), and was repeated
 #   RESULT <s>_attempt1=timeout|silent_reset   why
 #   RESULT <s>_cpu_<phase>=  L1 and VMM-thread CPU per phase the guest marks
-#                            with "L2-PHASE name" (phase_report)
+#                            with "L2-PHASE name" (phase_report), and
+#   RESULT <s>_kvm_<phase>=  L1 KVM's counters (exits, injections) for it
 #   RESULT <s>_status=pass | fail:<reason>
 # then "L1-SCENARIO-DONE <s>" (run.sh re-runs scenarios without it in a fresh
 # L1 if this one freezes). While an L2 runs, "L1-ALIVE" is printed every 10 s
@@ -73,6 +74,7 @@ for ko in $(cat /lib/sandbox-modules/order); do
     insmod /lib/sandbox-modules/$ko 2>/tmp/insmod.err || echo "L1: insmod $ko: $(cat /tmp/insmod.err)"
 done
 [ -c /dev/kvm ] && result "l1_dev_kvm=yes" || result "l1_dev_kvm=no"
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null   # KVM's exit counters (phase_snapshot)
 result "l1_kvm_amd_nested=$(cat /sys/module/kvm_amd/parameters/nested 2>/dev/null || echo none)"
 [ -x "$ADAPTER" ] || echo "L1: no adapter $ADAPTER in this image"
 
@@ -144,6 +146,10 @@ phase_snapshot() {
     local t comm rest a
     {
         read -r rest < /proc/stat; echo "L1 $rest"
+        # L1 KVM's counters of the (only) running VM: exits by kind, injections, emulated instructions
+        for t in /sys/kernel/debug/kvm/*; do
+            [ -f "$t" ] && read -r rest < "$t" 2>/dev/null && echo "K ${t##*/} $rest"
+        done
         for t in /proc/$1/task/*; do
             read -r comm < "$t/comm" 2>/dev/null || continue
             read -r rest < "$t/stat" 2>/dev/null || continue
@@ -161,14 +167,18 @@ phase_report() {
     [ -f "/tmp/phases.$1" ] || return 0
     while read -r p; do
         [ -n "$prev" ] && awk -v out="$1_cpu_$prev" '
-            FNR == NR { if ($1 == "T") s[$2] += $3; else for (i = 3; i <= NF; i++) l[i] = $i; next }
+            FNR == NR { if ($1 == "T") s[$2] += $3; else if ($1 == "K") ks[$2] = $3; else for (i = 3; i <= NF; i++) l[i] = $i; next }
             $1 == "T" { e[$2] += $3; next }
+            $1 == "K" { ke[$2] = $3; next }
             { for (i = 3; i <= NF; i++) m[i] = $i }
             END {
                 tot = 0; list = ""
                 for (k in e) { d = (e[k] - s[k]) * 10; tot += d; if (d >= 50) list = list sprintf(",%s=%d", k, d) }
                 printf "RESULT %s=l1_user=%d,l1_sys=%d,l1_softirq=%d,l1_idle=%d,vmm=%d%s\n", out,
                     (m[3] + m[4] - l[3] - l[4]) * 10, (m[5] - l[5]) * 10, (m[9] - l[9]) * 10, (m[6] - l[6]) * 10, tot, list
+                list = ""
+                for (k in ke) if (ke[k] - ks[k] >= 100) list = list sprintf(",%s=%d", k, ke[k] - ks[k])
+                if (list != "") { sub(/_cpu_/, "_kvm_", out); printf "RESULT %s=%s\n", out, substr(list, 2) }
             }' "/tmp/phase.$1.$prev" "/tmp/phase.$1.$p"
         prev=$p
     done < "/tmp/phases.$1"
