@@ -216,7 +216,7 @@ trap '[ -n "$qemu_pid" ] && kill -KILL $qemu_pid 2>/dev/null; exit 130' INT TERM
 
 boot_l1() {
     local scenarios=$1 attempt=$2 timeout=$3
-    local append fifo line rc now t0 ts cur="" cur_t0=0 tag=""
+    local append fifo line rc now t0 ts cur="" cur_t0=0 tag="" panic=""
     [ "$attempt" -gt 1 ] && tag="_attempt$attempt"
     append="console=ttyS0 quiet panic=-1 nokaslr sandbox.scenarios=$scenarios sandbox.vmm=$VMM"
     append+=" sandbox.machine=$MACHINE sandbox.l2_timeout=$L2_TIMEOUT sandbox.l2_memory=$L2_MEMORY"
@@ -283,6 +283,10 @@ boot_l1() {
         RESULT\ *)
             if [ -n "$cur" ]; then HELD[$cur]+="$line"$'\n'; else emit "$line"; fi ;;
         L2\|*) ;;   # the L2 guest's own stalls are the L1 watchdog's business
+        # L1's kernel dying under the L2 VMM (seen: "TASK stack guard page was hit" in the VMM's vCPU thread inside
+        # KVM_RUN, under QEMU and PluginVmm alike): its first words are kept for the report
+        *"BUG: "*|*"Kernel panic - not syncing"*)
+            [ -n "$panic" ] || panic=${line#*\] } ;;
         *"soft lockup"*|*"self-detected stall"*|*"detected stalls on CPUs"*|L0-FROZEN*)
             FROZEN=yes ;;   # L1's kernel reports its own lockup, or L1 is silent
         esac
@@ -297,6 +301,10 @@ boot_l1() {
     qemu_pid=""
     now=${EPOCHREALTIME/./}; secs_since $t0 $now
     emit "RESULT l1_total${tag}_s=$REPLY"
+    if [ -n "$panic" ]; then
+        emit "RESULT l1_panic${tag}=$(tr -c 'A-Za-z0-9:._-' _ <<< "${panic:0:80}" | sed 's/_*$//')"
+        note "L1's kernel died (attempt $attempt): $panic"
+    fi
     echo "L0-QEMU-EXIT rc=$rc" >> "$LOG"
 }
 # stop_l0: SIGTERM the L0 QEMU, SIGKILL if it is still there after 10 s
