@@ -137,6 +137,8 @@ built_from() {
     local out=$1; shift
     inputs_digest "$@" > "$out.inputs"
 }
+# inputs_digest PATH... : one md5 over every file below PATH... (build output, bin/ and obj/, left out)
 inputs_digest() {
-    find "$@" -type f -print0 2>/dev/null | LC_ALL=C sort -z | xargs -0 md5sum | md5sum | cut -d' ' -f1
+    find "$@" \( -name bin -o -name obj \) -prune -o -type f -print0 2>/dev/null | LC_ALL=C sort -z |
+        xargs -0 md5sum | md5sum | cut -d' ' -f1
 }

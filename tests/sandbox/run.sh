@@ -140,12 +140,10 @@ if [ "$VMM" = pluginvmm ]; then
     # cache may have been filled from another checkout, whose files are newer than an earlier edit here)
     publish_flags="-c Release -r linux-x64 --self-contained true -p:UseAppHost=true -p:PublishReadyToRun=true"
     publish_flags+=" -p:PublishReadyToRunComposite=true -p:TieredCompilation=false"
-    vmm_sources_digest() {
-        (cd "$repo" && find core sdk plugins Directory.Build.props Directory.Packages.props \
-             \( -name bin -o -name obj \) -prune -o -type f -print0 2>/dev/null | LC_ALL=C sort -z | xargs -0 md5sum | md5sum | cut -d' ' -f1)
-    }
+    # taken before the copy below: a source edited while the publish runs makes the next run publish again
+    digest=$(cd "$repo" && inputs_digest core sdk plugins Directory.Build.props Directory.Packages.props)
     vmm_sources_changed() {
-        [ "$(cat "$CACHE/vmm-publish/.published" 2>/dev/null)" != "$publish_flags $(vmm_sources_digest)" ]
+        [ "$(cat "$CACHE/vmm-publish/.published" 2>/dev/null)" != "$publish_flags $digest" ]
     }
     if [ -z "$VMM_DIR" ] && ! vmm_sources_changed; then
         VMM_DIR=$CACHE/vmm-publish
@@ -157,8 +155,6 @@ if [ "$VMM" = pluginvmm ]; then
         # with a build someone runs in the tree at the same time
         src=$CACHE/vmm-src
         rm -rf "$VMM_DIR" "$src"; mkdir -p "$src"
-        # the digest of what is copied: a source edited while the publish runs makes the next run publish again
-        digest=$(vmm_sources_digest)
         tar -C "$repo" --exclude=./.git --exclude=bin --exclude=obj --exclude=TestResults -cf - . | tar -C "$src" -xf -
         # Self-contained and ReadyToRun-composite: the runtime, the framework and the VMM precompiled as one
         # version bubble. Under L1's emulated CPU every method the JIT compiles costs ~100x more than on the host;
@@ -283,12 +279,13 @@ boot_l1() {
         RESULT\ *)
             if [ -n "$cur" ]; then HELD[$cur]+="$line"$'\n'; else emit "$line"; fi ;;
         L2\|*) ;;   # the L2 guest's own stalls are the L1 watchdog's business
-        # L1's kernel dying under the L2 VMM (seen: "TASK stack guard page was hit" in the VMM's vCPU thread inside
-        # KVM_RUN, under QEMU and PluginVmm alike): its first words are kept for the report
-        *"BUG: "*|*"Kernel panic - not syncing"*)
-            [ -n "$panic" ] || panic=${line#*\] } ;;
         *"soft lockup"*|*"self-detected stall"*|*"detected stalls on CPUs"*|L0-FROZEN*)
             FROZEN=yes ;;   # L1's kernel reports its own lockup, or L1 is silent
+        # L1's kernel dying under the L2 VMM (seen: "TASK stack guard page was hit" in the VMM's vCPU thread inside
+        # KVM_RUN, under QEMU and PluginVmm alike): its first words are kept for the report. After the lockup case:
+        # "BUG: soft lockup" is a frozen L1.
+        *"BUG: "*|*"Kernel panic - not syncing"*)
+            [ -n "$panic" ] || panic=${line#*\] } ;;
         esac
         if [ $FROZEN = yes ]; then
             note "L1 looks frozen (attempt $attempt): $line"

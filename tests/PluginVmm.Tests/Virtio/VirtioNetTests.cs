@@ -406,8 +406,7 @@ public sealed class VirtioNetTests : IDisposable
         foreach (var (size, lengths) in new (int, uint[])[]
                  { (100, [100]), (2048, [2048]), (2049, [2048, 1]), (5000, [2048, 2048, 904]), (12, [12]) })
         {
-            var packet = new byte[size];
-            new Random(size).NextBytes(packet);
+            var packet = RandomPacket(size);
             backend.ToGuest.Add(packet);
             var (got, used) = ReceiveMerged();
             AssertSamePacket(packet, got, lengths.Length);
@@ -474,8 +473,7 @@ public sealed class VirtioNetTests : IDisposable
         var device = Start(backend);
         foreach (var (size, count) in new[] { (60, 1), (4096, 1), (4097, 2), (12 + 65536 + 18, 17), (1514, 1) })
         {
-            var packet = new byte[size];
-            new Random(size).NextBytes(packet);
+            var packet = RandomPacket(size);
             backend.ToGuest.Add(packet);
             var (got, used) = ReceiveMerged();
             AssertSamePacket(packet, got, count);
