@@ -126,7 +126,8 @@ run_vmm() {
         now_us; now=$REPLY
         line=${line%$'\r'}
         [ -z "$RUN_MARK_US" ] && [[ $line == *L2-MARK-INIT* ]] && RUN_MARK_US=$((now - t0))
-        [[ $line == L2-PHASE\ * ]] && phase_snapshot $vpid "$label" "${line#L2-PHASE }"
+        # the phase name becomes part of a file name: only a plain word from the guest is taken
+        [[ $line =~ ^L2-PHASE\ ([a-z0-9_]{1,16})$ ]] && phase_snapshot $vpid "$label" "${BASH_REMATCH[1]}"
         secs $((now - t0)); echo "L2| [$label +$REPLY] $line"
         printf '%s\n' "$line" >> "$console"
     done < "$fifo"
@@ -161,7 +162,8 @@ phase_snapshot() {
 }
 
 # phase_report LABEL: RESULT LABEL_cpu_PHASE=l1_user=,l1_sys=,l1_softirq=,l1_idle=,vmm=,THREAD=... (ms, both L1
-# CPUs together; threads under 50 ms left out) for each phase up to the next one
+# CPUs together; threads under 50 ms left out) and RESULT LABEL_kvm_PHASE=COUNTER=... (KVM counters that moved by
+# 100 or more) for each phase up to the next one
 phase_report() {
     local p prev=""
     [ -f "/tmp/phases.$1" ] || return 0

@@ -92,8 +92,8 @@ scenario_blk() {
     end=${end:-poweroff}
 }
 
-# cpu_delta "FIELDS-BEFORE" "FIELDS-AFTER" (the /proc/stat cpu line without "cpu") -> user=,sys=,irq=,softirq=,
-# idle=,iowait=,steal= in ms (steal: time this vCPU was ready but its thread in L1 was not running)
+# cpu_delta "FIELDS-BEFORE" "FIELDS-AFTER" (the /proc/stat cpu line without "cpu") -> user=,sys=,idle=,iowait=,
+# irq=,softirq=,steal= in ms (user includes nice; steal: this vCPU was ready but its thread in L1 was not running)
 cpu_delta() {
     echo "$1 $2" | awk '{ n = NF / 2; d = "";
         split("user sys idle iowait irq softirq steal", k, " "); split("1 3 4 5 6 7 8", f, " ")
