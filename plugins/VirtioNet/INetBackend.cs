@@ -22,6 +22,13 @@ public interface INetBackend : IDisposable
     /// <summary>Waits up to <paramref name="timeoutMs"/> for a packet to read; true when one is there.</summary>
     bool WaitReadable(int timeoutMs);
 
+    /// <summary>
+    /// A descriptor that polls readable (POLLIN) while a packet is there, and POLLERR/POLLHUP once the backend is gone;
+    /// the device's I/O loop waits on it together with the doorbells. This default, -1, is for a backend without one
+    /// (a test double): the loop then checks <see cref="WaitReadable"/> between short polls of the doorbells.
+    /// </summary>
+    int PollFd => -1;
+
     /// <summary>Reads one packet (header + frame) into <paramref name="buffer"/>; returns its length (0 or -1: none now).</summary>
     int Read(Span<byte> buffer);
 

@@ -92,13 +92,13 @@ public sealed class TapBackend : INetBackend
     /// </summary>
     public bool WaitReadable(int timeoutMs)
     {
-        var pfd = new TapNative.PollFd { Fd = (int)_handle.DangerousGetHandle(), Events = TapNative.PollIn };
+        var pfd = new TapNative.PollFd { Fd = PollFd, Events = TapNative.PollIn };
         if (TapNative.Poll(ref pfd, 1, timeoutMs) <= 0) return false;
-        if ((pfd.Revents & TapNative.PollIn) != 0) return true;
-        if ((pfd.Revents & (TapNative.PollErr | TapNative.PollHup | TapNative.PollNval)) != 0)
-            throw new IOException($"TAP interface {Name} is gone (poll revents 0x{pfd.Revents:x})");
-        return false;
+        return NetLoopWaiter.Readable(pfd.Revents, $"TAP interface {Name}");
     }
+
+    /// <inheritdoc/>
+    public int PollFd => (int)_handle.DangerousGetHandle();
 
     /// <summary>Reads one frame into <paramref name="buffer"/>; -1 when none is there (the descriptor is non-blocking).</summary>
     public int Read(Span<byte> buffer)

@@ -6,151 +6,162 @@ using PluginVmm.Sdk.Virtio;
 
 namespace PluginVmm.Plugins.VirtioNet;
 
-// The receive side: a thread of its own per activation waits for packets from the backend and for guest buffers.
+// The receive side, run by the I/O loop (VirtioNetDevice.Loop.cs) a burst at a time: it never blocks; without guest
+// buffers it says so (RxOutcome.NeedBuffers) and the loop stops polling the TAP until the driver adds some.
 public sealed partial class VirtioNetDevice
 {
-    private void RxLoop(VirtioActivation active, SplitVirtqueue rx)
+    // How a receive burst ended: the backend ran empty, guest buffers ran short (the driver was asked to notify), or
+    // the budget ran out with packets perhaps still waiting.
+    private enum RxOutcome { Empty, NeedBuffers, Budget }
+
+    // What the receive side keeps between bursts of one activation.
+    private sealed class RxState(SplitVirtqueue rx, bool mergeable)
+    {
+        public readonly SplitVirtqueue Queue = rx;
+        public readonly byte[] Packet = new byte[MaxPacket];
+        public readonly MergeableRxBuffers? Buffers = mergeable ? new MergeableRxBuffers(rx) : null;
+        // The interrupt for a burst's packets is decided once — when the burst ends (the TAP is empty, buffers ran
+        // short, the budget ran out) or after RxNotifyBatch.Limit packets — instead of after every packet, as
+        // Firecracker and cloud-hypervisor do; with EVENT_IDX one check covers every packet since the last (the
+        // used_event test spans the whole range). In L1 each interrupt into L2 is an emulated exit and injection.
+        public readonly RxNotifyBatch Notify = new(rx);
+        public GuestRange[] Ranges = new GuestRange[QueueSize];
+        // Without MRG_RXBUF: a guest buffer taken for a packet that was not there yet.
+        public DescriptorChain? Chain;
+        // With MRG_RXBUF: a packet read into Packet that waits for guest buffers (0: none).
+        public int PendingLength;
+        public bool WaitingForBuffers;
+    }
+
+    // `backendReady`: the loop saw a packet waiting (or is already waiting for buffers for one).
+    private RxOutcome Receive(VirtioActivation active, RxState state, int budget, bool backendReady)
     {
         try
         {
-            if ((active.Features & FeatureMrgRxbuf) != 0) ReceiveMergeable(active.Memory, rx);
-            else ReceiveSingle(active.Memory, rx);
+            return state.Buffers is null
+                ? ReceiveSingle(active.Memory, state, budget, backendReady)
+                : ReceiveMergeable(active.Memory, state, state.Buffers, budget);
         }
-        catch (VirtqueueException e)
+        finally
         {
-            active.Fail(e.Message);
-        }
-        catch (Exception e) when (!_stopping)
-        {
-            _logger.LogWarning(e, "virtio-net: receive stopped");
-            active.Fail($"receive failed: {e.Message}");
-        }
-        catch (Exception)
-        {
-            // Reset under way: the backend or the queue went away.
+            state.Notify.Flush();
         }
     }
 
-    // Without MRG_RXBUF: one chain per packet, num_buffers 1.
-    private void ReceiveSingle(IGuestMemory memory, SplitVirtqueue rx)
+    // Without MRG_RXBUF: one chain per packet, num_buffers 1. A chain is taken only for a packet known to wait (as
+    // QEMU does, which reads before it takes): after a packet the loop polls the backend again first, so a guest that
+    // posts buffers as it goes is not asked for notifications it need not send, and a broken chain fails the device
+    // only when a packet needs it. Linux negotiates MRG_RXBUF, so this path is not the fast one.
+    private RxOutcome ReceiveSingle(IGuestMemory memory, RxState state, int budget, bool backendReady)
     {
-        var packet = new byte[MaxPacket];
-        var ranges = new GuestRange[QueueSize];
-        DescriptorChain? chain = null;   // a guest buffer taken for a packet that turned out not to be there yet
-        while (!_stopping)
+        var rx = state.Queue;
+        for (int n = 0; n < budget; n++)
         {
-            if (!_backend!.WaitReadable(100)) continue;
-            if (chain is null && !TryTakeBuffer(rx, out chain)) return;
+            if (state.Chain is null)
+            {
+                if (n > 0 || !backendReady) return RxOutcome.Empty;
+                if (!TryTakeBuffer(state, out var taken)) return RxOutcome.NeedBuffers;
+                state.Chain = taken;
+            }
+            var chain = state.Chain;
             uint written;
             if (chain.Error is null && chain.WritableLength >= MaxPacket)
             {
                 // Any packet fits (Linux posts 64 KiB+ "big packet" chains when it takes TSO): the backend
                 // reads it straight into the guest buffers (readv), with no copy through our buffer.
-                var writable = WritableRanges(chain, ref ranges);
-                int length = _backend.Read(memory, writable);
-                if (length <= 0) continue;
+                var writable = WritableRanges(chain, ref state.Ranges);
+                int length = _backend!.Read(memory, writable);
+                if (length <= 0) return RxOutcome.Empty;
                 // the TAP reports a frame's full length even when it cut it to the buffers: such a frame is dropped
                 written = (ulong)length <= chain.WritableLength ? Received(memory, chain, length, default) : Dropped();
             }
             else
             {
-                int length = _backend.Read(packet);
-                if (length <= 0) continue;
-                written = length <= packet.Length ? Received(memory, chain, length, packet.AsSpan(0, length)) : Dropped();
+                int length = _backend!.Read(state.Packet);
+                if (length <= 0) return RxOutcome.Empty;
+                written = length <= state.Packet.Length ? Received(memory, chain, length, state.Packet.AsSpan(0, length)) : Dropped();
             }
             rx.AddUsed(chain.Head, written);
-            rx.NotifyIfNeeded();
-            chain = null;
+            state.Notify.Added();
+            state.Chain = null;
         }
+        return RxOutcome.Budget;
     }
 
     // With MRG_RXBUF: chains are taken ahead until they hold the largest packet, so the backend reads each packet
     // straight into them (readv); only when the guest has posted less than that does a packet go through our buffer,
-    // waiting for buffers if it does not fit yet (as QEMU does; it is not dropped). A packet shorter than the header
-    // or cut by the backend is dropped and uses no chain.
-    private void ReceiveMergeable(IGuestMemory memory, SplitVirtqueue rx)
+    // waiting there for buffers if it does not fit yet (as QEMU does; it is not dropped). A packet shorter than the
+    // header or cut by the backend is dropped and uses no chain.
+    private RxOutcome ReceiveMergeable(IGuestMemory memory, RxState state, MergeableRxBuffers buffers, int budget)
     {
-        var packet = new byte[MaxPacket];
-        var buffers = new MergeableRxBuffers(rx);
-        // After a packet the next read comes straight away; only a read that finds nothing (0, or -1 from a
-        // non-blocking TAP) leads to a poll. A burst costs one poll instead of one per packet, as QEMU's tap reader.
-        bool poll = true;
-        // The interrupt for a burst's packets is decided once — when the burst ends (the TAP is empty), before the
-        // device waits for guest buffers, or after RxNotifyBatch.Limit packets — instead of after every packet, as
-        // Firecracker and cloud-hypervisor do; with EVENT_IDX one check covers every packet since the last (the
-        // used_event test spans the whole range). In L1 each interrupt into L2 is an emulated exit and injection.
-        var notify = new RxNotifyBatch(rx);
         Span<byte> gsoType = stackalloc byte[1];
-        try
+        for (int n = 0; n < budget; n++)
         {
-            while (!_stopping)
+            int length;
+            bool gso;
+            if (state.PendingLength > 0)
             {
-                if (poll)
-                {
-                    notify.Flush();
-                    if (!_backend!.WaitReadable(100)) continue;
-                }
-                poll = false;
-                // Timed for 1 packet in TimingSample and scaled: a clock read per packet measurably slowed this loop.
-                bool timed = (_rxPackets & (TimingSample - 1)) == 0;
-                long start = timed ? Stopwatch.GetTimestamp() : 0;
-                buffers.Fill(MaxPacket);
-                int length;
-                bool gso;
-                if (buffers.Capacity >= MaxPacket)
-                {
-                    var ranges = buffers.Ranges(MaxPacket);
-                    long readStart = timed ? Stopwatch.GetTimestamp() : 0;
-                    length = _backend!.Read(memory, ranges);
-                    if (timed) _rxReadTicks += (Stopwatch.GetTimestamp() - readStart) * TimingSample;
-                    if (length <= 0)
-                    {
-                        poll = true;
-                        continue;
-                    }
-                    if (length < TapBackend.VnetHeaderSize || length > MaxPacket)
-                    {
-                        Dropped();
-                        continue;
-                    }
-                    gso = ReadWritable(memory, buffers.First, 1, gsoType) && gsoType[0] != 0;   // virtio_net_hdr.gso_type
-                    _rxMerged += buffers.Commit(memory, length);
-                }
-                else
-                {
-                    length = _backend!.Read(packet);
-                    if (length <= 0)
-                    {
-                        poll = true;
-                        continue;
-                    }
-                    if (length < TapBackend.VnetHeaderSize || length > packet.Length)
-                    {
-                        Dropped();
-                        continue;
-                    }
-                    // short of buffers: the guest must see the packets it has before the device waits for more
-                    if (buffers.Capacity < (ulong)length) notify.Flush();
-                    if (!WaitForBuffers(rx, buffers, (ulong)length)) return;
-                    gso = packet[1] != 0;
-                    _rxMerged += buffers.CopyIn(memory, packet.AsSpan(0, length));
-                }
-                _rxPackets++;
-                _rxBytes += length;
-                if (gso) _rxGso++;
-                notify.Added();
-                if (timed) _rxBusyTicks += (Stopwatch.GetTimestamp() - start) * TimingSample;
+                length = state.PendingLength;
+                if (!HaveBuffers(state, buffers, (ulong)length)) return RxOutcome.NeedBuffers;
+                gso = state.Packet[1] != 0;
+                _rxMerged += buffers.CopyIn(memory, state.Packet.AsSpan(0, length));
+                state.PendingLength = 0;
+                Counted(length, gso, state);
+                continue;
             }
+            // Timed for 1 packet in TimingSample and scaled: a clock read per packet measurably slowed this loop.
+            bool timed = (_rxPackets & (TimingSample - 1)) == 0;
+            long start = timed ? Stopwatch.GetTimestamp() : 0;
+            buffers.Fill(MaxPacket);
+            if (buffers.Capacity >= MaxPacket)
+            {
+                var ranges = buffers.Ranges(MaxPacket);
+                long readStart = timed ? Stopwatch.GetTimestamp() : 0;
+                length = _backend!.Read(memory, ranges);
+                if (timed) _rxReadTicks += (Stopwatch.GetTimestamp() - readStart) * TimingSample;
+                if (length <= 0) return RxOutcome.Empty;
+                if (length < TapBackend.VnetHeaderSize || length > MaxPacket)
+                {
+                    Dropped();
+                    continue;
+                }
+                gso = ReadWritable(memory, buffers.First, 1, gsoType) && gsoType[0] != 0;   // virtio_net_hdr.gso_type
+                _rxMerged += buffers.Commit(memory, length);
+            }
+            else
+            {
+                length = _backend!.Read(state.Packet);
+                if (length <= 0) return RxOutcome.Empty;
+                if (length < TapBackend.VnetHeaderSize || length > state.Packet.Length)
+                {
+                    Dropped();
+                    continue;
+                }
+                if (buffers.Capacity < (ulong)length)
+                {
+                    // short of buffers: the packet waits in our buffer (the next turn of this loop waits with it)
+                    state.PendingLength = length;
+                    continue;
+                }
+                gso = state.Packet[1] != 0;
+                _rxMerged += buffers.CopyIn(memory, state.Packet.AsSpan(0, length));
+            }
+            Counted(length, gso, state);
+            if (timed) _rxBusyTicks += (Stopwatch.GetTimestamp() - start) * TimingSample;
         }
-        finally
-        {
-            _rxUnusable += buffers.Unusable;
-            _rxCpuMs += ThreadCpuMs();
-        }
+        return RxOutcome.Budget;
+    }
+
+    private void Counted(int length, bool gso, RxState state)
+    {
+        _rxPackets++;
+        _rxBytes += length;
+        if (gso) _rxGso++;
+        state.Notify.Added();
     }
 
     // Packets put in the used ring since the interrupt was last decided; Added decides it every Limit packets (a TAP
-    // that never runs empty must not keep the guest waiting for a whole ring), Flush when the device is about to wait.
+    // that never runs empty must not keep the guest waiting for a whole ring), Flush when a burst ends.
     private sealed class RxNotifyBatch(SplitVirtqueue rx)
     {
         public const int Limit = 8;
@@ -169,42 +180,38 @@ public sealed partial class VirtioNetDevice
         }
     }
 
-    // Waits until the chains held add up to `length` bytes; false when stopping.
-    private bool WaitForBuffers(SplitVirtqueue rx, MergeableRxBuffers buffers, ulong length)
+    // True when the chains held add up to `length` bytes; otherwise the driver has been asked to notify at its next
+    // addition (and had not added one by the time it was asked).
+    private bool HaveBuffers(RxState state, MergeableRxBuffers buffers, ulong length)
     {
-        while (true)
+        buffers.Fill(length);
+        if (buffers.Capacity < length)
         {
-            if (_stopping) return false;
-            buffers.Fill(length);
-            if (buffers.Capacity >= length) return true;
-            WaitForGuest(rx);
+            state.Queue.SetNotification(true);
+            buffers.Fill(length);   // the driver may have added some before it could see the request
         }
+        return Waited(state, buffers.Capacity >= length);
     }
 
-    // Asks the driver to notify at its next addition and sleeps until it does (or 100 ms pass), unless it added one
-    // in the meantime.
-    private void WaitForGuest(SplitVirtqueue rx)
+    // Takes a guest buffer, or asks the driver to notify at its next addition (false).
+    private bool TryTakeBuffer(RxState state, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out DescriptorChain? chain)
     {
-        rx.SetNotification(true);
-        if (rx.HasAvailable) return;
-        _rxBufferWaits++;
-        _rxBuffers.WaitOne(100);
+        chain = null;
+        if (!state.Queue.TryPop(out var taken))
+        {
+            state.Queue.SetNotification(true);
+            if (!state.Queue.TryPop(out taken)) return Waited(state, false);
+        }
+        chain = taken;
+        return Waited(state, true);
     }
 
-    // Waits for a guest buffer; false when stopping.
-    private bool TryTakeBuffer(SplitVirtqueue rx, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out DescriptorChain? chain)
+    // Records whether the receive side now waits for guest buffers (a wait counted once, however many looks it takes).
+    private bool Waited(RxState state, bool have)
     {
-        while (true)
-        {
-            chain = null;
-            if (_stopping) return false;
-            if (rx.TryPop(out var taken))
-            {
-                chain = taken;
-                return true;
-            }
-            WaitForGuest(rx);
-        }
+        if (!have && !state.WaitingForBuffers) _rxBufferWaits++;
+        state.WaitingForBuffers = !have;
+        return have;
     }
 
     // Finishes a packet of `length` bytes for `chain`: either already in the guest buffers (`copy` empty) or to be
@@ -272,7 +279,7 @@ public sealed partial class VirtioNetDevice
     }
 
     // This thread's CPU time so far (utime + stime of /proc/thread-self/stat, 100 Hz ticks): with the busy time it
-    // tells work from waiting for the CPU (the receive thread shares L1's CPUs with the traffic's sender).
+    // tells work from waiting for the CPU (the I/O thread shares L1's CPUs with the traffic's sender).
     private static long ThreadCpuMs()
     {
         try

@@ -13,10 +13,11 @@ namespace PluginVmm.Plugins.VirtioNet;
 /// mergeable receive buffers; the receive offloads the guest accepts are passed to the backend (TUNSETOFFLOAD) at
 /// DRIVER_OK.
 /// <para>
-/// TX runs on the transport's queue thread: each chain's readable bytes (virtio_net_hdr_v1 + frame) go to the
-/// backend unchanged, gathered straight from guest RAM (one writev per frame). RX runs on a thread of its own
-/// (VirtioNetDevice.Receive.cs): it waits for a packet from the backend, then for guest buffers. With MRG_RXBUF a
-/// packet spreads over as many chains as it needs (<see cref="MergeableRxBuffers"/>), read straight into them;
+/// One I/O thread per activation serves both queues (VirtioNetDevice.Loop.cs): it polls the TAP and both doorbell
+/// ioeventfds at once (<see cref="NetLoopWaiter"/>). TX: each chain's readable bytes (virtio_net_hdr_v1 + frame) go to
+/// the backend unchanged, gathered straight from guest RAM (one writev per frame). RX (VirtioNetDevice.Receive.cs):
+/// packets from the backend go into guest buffers; without buffers the loop stops polling the TAP until the driver
+/// adds some. With MRG_RXBUF a packet spreads over as many chains as it needs (<see cref="MergeableRxBuffers"/>), read straight into them;
 /// without it each packet takes one chain (num_buffers 1), read straight into a chain that holds the largest packet,
 /// copied into a smaller one, and dropped when it does not fit.
 /// </para>
@@ -44,11 +45,14 @@ public sealed partial class VirtioNetDevice : IVirtioDevice
     private readonly INetBackend? _backend;
     private readonly ILogger _logger;
     private readonly byte[] _mac;
-    private readonly AutoResetEvent _rxBuffers = new(false);
     private VirtioActivation? _active;
     private GuestRange[] _txRanges = new GuestRange[QueueSize];
-    private Thread? _rxThread;
+    private Thread? _ioThread;
+    private NetLoopWaiter? _waiter;
     private volatile bool _stopping;
+    // Transmit runs on the I/O thread for a polled doorbell and on the caller's thread for QueueNotified (a doorbell
+    // without an ioeventfd, or an MMIO exit): done at once there, as the transport's contract has it, one at a time.
+    private readonly object _txLock = new();
 
     /// <summary>
     /// Creates the device with <paramref name="backend"/> (null: no link) and MAC <paramref name="mac"/>;
@@ -75,7 +79,7 @@ public sealed partial class VirtioNetDevice : IVirtioDevice
 
     // Per-packet times (RX busy and read, TX write) are taken for one packet in this many and scaled.
     private const int TimingSample = 16;
-    private long _rxPackets, _rxMerged, _rxUnusable, _txPackets, _rxBufferWaits, _rxBytes, _txBytes, _txGso, _rxGso, _txWriteTicks, _txBusyTicks, _txCalls, _rxBusyTicks, _rxReadTicks, _rxCpuMs;
+    private long _rxPackets, _rxMerged, _rxUnusable, _txPackets, _rxBufferWaits, _rxBytes, _txBytes, _txGso, _rxGso, _txWriteTicks, _txBusyTicks, _txCalls, _rxBusyTicks, _rxReadTicks, _ioCpuMs;
 
     /// <inheritdoc/>
     public ushort DeviceType => VirtioPciLayout.TypeNet;
@@ -131,29 +135,45 @@ public sealed partial class VirtioNetDevice : IVirtioDevice
     {
         _active = activation;
         _stopping = false;
-        if (_backend is null) return;
-        _backend.SetOffload(TunOffloads(activation.Features));
-        if (activation.Queues[RxQueue] is { } rx)
-        {
-            _rxThread = new Thread(() => RxLoop(activation, rx)) { IsBackground = true, Name = "virtio-net rx" };
-            _rxThread.Start();
-        }
+        _backend?.SetOffload(TunOffloads(activation.Features));
+        // Without a backend the loop still runs: the guest's frames are taken and dropped (no link), not left queued.
+        var waiter = new NetLoopWaiter(_backend, _backend is TapBackend tap ? $"TAP interface {tap.Name}" : "the network backend",
+            activation.TakeDoorbell(RxQueue), activation.TakeDoorbell(TxQueue));
+        _waiter = waiter;
+        _ioThread = new Thread(() => IoLoop(activation, waiter)) { IsBackground = true, Name = "virtio-net io" };
+        _ioThread.Start();
     }
 
     /// <inheritdoc/>
     public void QueueNotified(int queue)
     {
-        if (queue == RxQueue) _rxBuffers.Set();
-        else if (queue == TxQueue && _active is { } active && active.Queues[TxQueue] is { } tx) Transmit(active, tx);
+        // A TX doorbell the loop does not poll (no ioeventfd, or an MMIO exit) is served here; an RX one wakes the loop,
+        // which may be waiting for the buffers it announces.
+        if (queue == TxQueue && _active is { } active && active.Queues[TxQueue] is { } tx)
+        {
+            while (Transmit(active, tx, TxBudget)) { }
+        }
+        else if (queue == RxQueue)
+        {
+            _waiter?.Wake();
+        }
     }
 
-    private void Transmit(VirtioActivation active, SplitVirtqueue tx)
+    // Sends up to `budget` frames; true when the budget ran out (chains may be left: the caller comes back at once).
+    private bool Transmit(VirtioActivation active, SplitVirtqueue tx, int budget)
+    {
+        lock (_txLock) return TransmitLocked(active, tx, budget);
+    }
+
+    private bool TransmitLocked(VirtioActivation active, SplitVirtqueue tx, int budget)
     {
         long start = Stopwatch.GetTimestamp();
         _txCalls++;
         Span<byte> gsoType = stackalloc byte[1];
-        while (tx.TryPop(out var chain))
+        int sent = 0;
+        while (sent < budget && tx.TryPop(out var chain))
         {
+            sent++;
             ulong length = chain.ReadableLength;
             if (chain.Error is not null || length < TapBackend.VnetHeaderSize || length > MaxPacket || _backend is null)
             {
@@ -188,9 +208,10 @@ public sealed partial class VirtioNetDevice : IVirtioDevice
         }
         if (!tx.EventIdx) tx.NotifyIfNeeded();
         _txBusyTicks += Stopwatch.GetTimestamp() - start;
+        return sent == budget;
     }
 
-    // The chain's readable buffers as guest ranges, in a buffer reused across frames (TX runs one call at a time).
+    // The chain's readable buffers as guest ranges, in a buffer reused across frames (under _txLock).
     // The chain was checked: every buffer is in guest RAM and the total is at most MaxPacket, so each fits an int.
     private ReadOnlySpan<GuestRange> Ranges(DescriptorChain chain)
     {
@@ -204,19 +225,21 @@ public sealed partial class VirtioNetDevice : IVirtioDevice
     public void Reset()
     {
         _stopping = true;
-        _rxBuffers.Set();
-        if (_rxThread is { } t && t != Thread.CurrentThread) t.Join();
-        _rxThread = null;
+        _waiter?.Wake();
+        if (_ioThread is { } t && t != Thread.CurrentThread) t.Join();
+        _ioThread = null;
+        _waiter?.Dispose();
+        _waiter = null;
         if (_active is not null)
-            _logger.LogInformation("virtio-net: reset; rx {RxPackets} packets, {RxBytes} bytes, {RxGso} GSO, {RxMerged} mergeable buffers ({RxDropped} dropped, {RxUnusable} unusable buffers, {Waits} waits for a guest buffer), {RxBusyMs:F0} ms busy of which {RxReadMs:F0} ms in TAP reads (sampled), thread CPU {RxCpuMs} ms; " +
+            _logger.LogInformation("virtio-net: reset; rx {RxPackets} packets, {RxBytes} bytes, {RxGso} GSO, {RxMerged} mergeable buffers ({RxDropped} dropped, {RxUnusable} unusable buffers, {Waits} waits for a guest buffer), {RxBusyMs:F0} ms busy of which {RxReadMs:F0} ms in TAP reads (sampled); " +
                 "tx {TxPackets} packets, {TxBytes} bytes, {TxGso} GSO ({TxDropped} dropped) in {TxCalls} doorbell batches, " +
-                "{TxBusyMs:F0} ms busy of which {TxWriteMs:F0} ms in TAP writes (sampled)",
+                "{TxBusyMs:F0} ms busy of which {TxWriteMs:F0} ms in TAP writes (sampled); I/O thread CPU {IoCpuMs} ms",
                 Interlocked.Read(ref _rxPackets), Interlocked.Read(ref _rxBytes), Interlocked.Read(ref _rxGso), Interlocked.Read(ref _rxMerged), RxDropped, Interlocked.Read(ref _rxUnusable), Interlocked.Read(ref _rxBufferWaits),
                 Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _rxBusyTicks)).TotalMilliseconds,
-                Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _rxReadTicks)).TotalMilliseconds, Interlocked.Read(ref _rxCpuMs),
+                Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _rxReadTicks)).TotalMilliseconds,
                 Interlocked.Read(ref _txPackets), Interlocked.Read(ref _txBytes), Interlocked.Read(ref _txGso), TxDropped, Interlocked.Read(ref _txCalls),
                 Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _txBusyTicks)).TotalMilliseconds,
-                Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _txWriteTicks)).TotalMilliseconds);
+                Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _txWriteTicks)).TotalMilliseconds, Interlocked.Read(ref _ioCpuMs));
         _active = null;
         try
         {
@@ -233,6 +256,5 @@ public sealed partial class VirtioNetDevice : IVirtioDevice
     {
         Reset();
         _backend?.Dispose();
-        _rxBuffers.Dispose();
     }
 }

@@ -10,7 +10,6 @@ namespace PluginVmm.Sdk.Testing;
 /// </summary>
 public sealed class FakeBarResources : IBarResources
 {
-    private int _nextFd = 1000;
 
     /// <summary>When false, <see cref="AddIoEvent"/> throws (a platform without ioeventfds).</summary>
     public bool SupportsIoEvents { get; set; } = true;
@@ -48,7 +47,7 @@ public sealed class FakeBarResources : IBarResources
     public IIoEvent AddIoEvent(int barIndex, ulong offset, int length, ulong? dataMatch = null)
     {
         if (!SupportsIoEvents) throw new NotSupportedException("no ioeventfds here");
-        var e = new ManualIoEvent(_nextFd++, barIndex, offset, length, dataMatch);
+        var e = new ManualIoEvent(barIndex, offset, length, dataMatch);
         lock (IoEvents) IoEvents.Add(e);
         return e;
     }
@@ -64,8 +63,11 @@ public sealed class FakeBarResources : IBarResources
     }
 }
 
-/// <summary>An eventfd stand-in: a counter with a blocking <see cref="Wait"/>.</summary>
-public sealed class ManualIoEvent(int fd, int barIndex, ulong offset, int length, ulong? dataMatch) : IIoEvent
+/// <summary>
+/// An eventfd stand-in: a counter with a blocking <see cref="Wait"/>. It has no descriptor (<see cref="Fd"/> is -1), so
+/// a device cannot poll it (<see cref="Virtio.VirtioActivation.TakeDoorbell"/> gives such a doorbell to no device).
+/// </summary>
+public sealed class ManualIoEvent(int barIndex, ulong offset, int length, ulong? dataMatch) : IIoEvent
 {
     private readonly SemaphoreSlim _signal = new(0);
     private long _counter;
@@ -86,7 +88,7 @@ public sealed class ManualIoEvent(int fd, int barIndex, ulong offset, int length
     public bool Disposed { get; private set; }
 
     /// <inheritdoc/>
-    public int Fd { get; } = fd;
+    public int Fd => -1;
 
     /// <summary>Adds one to the counter and wakes a waiter.</summary>
     public void Signal()

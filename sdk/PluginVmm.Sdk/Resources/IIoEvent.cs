@@ -6,7 +6,7 @@ namespace PluginVmm.Sdk.Resources;
 /// </summary>
 public interface IIoEvent : IDisposable
 {
-    /// <summary>The eventfd (valid until disposed).</summary>
+    /// <summary>The eventfd (valid until disposed), for poll(2); -1 for a stand-in that has none (a test double).</summary>
     int Fd { get; }
 
     /// <summary>Reads and clears the counter; false when it was zero.</summary>

@@ -7,7 +7,8 @@ namespace PluginVmm.Sdk.Virtio;
 /// <para>
 /// Threads: config accesses come from vCPU threads. <see cref="QueueNotified"/> comes from the transport's
 /// thread for that queue (woken by the queue's ioeventfd) or, for a doorbell that reached the device as an MMIO
-/// exit, from a vCPU thread; calls for one queue never overlap. An exception thrown by any method is caught by
+/// exit, from a vCPU thread; calls for one queue never overlap. A device that took a queue's doorbell
+/// (<see cref="VirtioActivation.TakeDoorbell"/>) waits on it itself and gets QueueNotified for it only from MMIO exits. An exception thrown by any method is caught by
 /// the transport, which sets DEVICE_NEEDS_RESET and stops the device.
 /// </para>
 /// </summary>

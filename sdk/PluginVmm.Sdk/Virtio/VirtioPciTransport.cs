@@ -17,8 +17,9 @@ namespace PluginVmm.Sdk.Virtio;
 /// <para>
 /// Doorbells: one ioeventfd per queue at BAR0 + notify offset + 4·queue, registered through
 /// <see cref="IBarResources.AddIoEvent"/> (so KVM signals it without an exit and the core moves it with the BAR),
-/// each served by a thread that calls <see cref="IVirtioDevice.QueueNotified"/>. A doorbell write that still
-/// arrives as an MMIO exit is served on the vCPU thread, under the same per-queue lock.
+/// each served by a thread that calls <see cref="IVirtioDevice.QueueNotified"/>, unless the device took it to poll
+/// itself (<see cref="VirtioActivation.TakeDoorbell"/>). A doorbell write that still arrives as an MMIO exit is served
+/// on the vCPU thread, under the same per-queue lock.
 /// </para>
 /// <para>
 /// Status: FEATURES_OK is refused (reads back clear) when the driver accepted a feature that was not offered or
@@ -368,18 +369,32 @@ public class VirtioPciTransport : PciDevice, IDisposable
             IoEventKicks = new long[queues.Length], MmioKicks = new long[queues.Length],
         };
         _running = running;
+        var taken = new bool[queues.Length];
+        bool activating = true;
+        // A queue's pollable ioeventfd, handed to the device while it activates (VirtioActivation.TakeDoorbell).
+        IIoEvent? TakeDoorbell(int queue)
+        {
+            if (!activating || (uint)queue >= (uint)queues.Length || queues[queue] is null || taken[queue]) return null;
+            if (_ioEvents[queue] is not { Fd: >= 0 } ioEvent) return null;
+            taken[queue] = true;
+            return new DeviceServedDoorbell(ioEvent, running, queue);
+        }
         try
         {
-            _device.Activate(new VirtioActivation(_driverFeatures, _memory, queues, reason => FailActivation(running, reason), ConfigChanged));
+            _device.Activate(new VirtioActivation(_driverFeatures, _memory, queues, reason => FailActivation(running, reason), ConfigChanged, TakeDoorbell));
         }
         catch (Exception e)
         {
             Fail($"activation failed: {e.Message}");
             return;
         }
+        finally
+        {
+            activating = false;
+        }
         for (int i = 0; i < queues.Length; i++)
         {
-            if (queues[i] is null || _ioEvents[i] is not { } ioEvent) continue;
+            if (queues[i] is null || taken[i] || _ioEvents[i] is not { } ioEvent) continue;
             int index = i;
             var thread = new Thread(() => QueueThread(running, index, ioEvent)) { IsBackground = true, Name = $"{_name} q{i}" };
             running.Threads.Add(thread);
@@ -406,6 +421,32 @@ public class VirtioPciTransport : PciDevice, IDisposable
         catch (Exception e)
         {
             FailActivation(running, $"queue {queue} thread: {e.Message}");
+        }
+    }
+
+    // A doorbell the device waits on itself: the transport's event, counted in the activation's statistics and not
+    // the device's to dispose.
+    private sealed class DeviceServedDoorbell(IIoEvent inner, Running running, int queue) : IIoEvent
+    {
+        public int Fd => inner.Fd;
+
+        public bool TryConsume(out ulong count)
+        {
+            if (!inner.TryConsume(out count)) return false;
+            Interlocked.Increment(ref running.IoEventKicks[queue]);
+            return true;
+        }
+
+        public bool Wait(CancellationToken cancellationToken)
+        {
+            if (!inner.Wait(cancellationToken)) return false;
+            Interlocked.Increment(ref running.IoEventKicks[queue]);
+            return true;
+        }
+
+        public void Dispose()
+        {
+            // The transport disposes the ioeventfd with the device.
         }
     }
 
