@@ -113,7 +113,7 @@ public sealed class VirtioNetProperties(ITestOutputHelper output)
 
         protected override void RunModel(int queue, byte[] ram)
         {
-            if (queue == VirtioNetDevice.TxQueue) base.RunModel(queue, ram);   // an RX kick only wakes the receive thread
+            if (queue == VirtioNetDevice.TxQueue) base.RunModel(queue, ram);   // an RX kick only wakes the I/O thread
         }
 
         protected override uint Handle(int queue, VirtqueueModel model, ModelChain chain)
@@ -249,7 +249,7 @@ public sealed class VirtioNetProperties(ITestOutputHelper output)
 }
 
 /// <summary>
-/// The TAP's place for the fuzzer: records every frame the device sends, and hands the receive thread one packet at a
+/// The TAP's place for the fuzzer: records every frame the device sends, and hands the I/O thread one packet at a
 /// time, telling the caller when the device has finished with it (the thread is back waiting with nothing to read).
 /// </summary>
 internal sealed class RecordingNetBackend : INetBackend
@@ -295,7 +295,7 @@ internal sealed class RecordingNetBackend : INetBackend
         }
     }
 
-    /// <summary>Hands over <paramref name="packet"/> and waits until the receive thread took it and is idle again, or <paramref name="failed"/>.</summary>
+    /// <summary>Hands over <paramref name="packet"/> and waits until the I/O thread took it and is idle again, or <paramref name="failed"/>.</summary>
     public void Deliver(byte[] packet, Func<bool> failed)
     {
         var deadline = DateTime.UtcNow.AddSeconds(30);   // a hang guard, not a timing assertion
@@ -306,7 +306,7 @@ internal sealed class RecordingNetBackend : INetBackend
             Monitor.PulseAll(_lock);
             while (_idleAtReads < target && !failed())
             {
-                if (DateTime.UtcNow > deadline) throw new FuzzInvariantException("the receive thread did not take the packet within 30 s");
+                if (DateTime.UtcNow > deadline) throw new FuzzInvariantException("the I/O thread did not take the packet within 30 s");
                 Monitor.Wait(_lock, 1);
             }
         }
@@ -314,7 +314,7 @@ internal sealed class RecordingNetBackend : INetBackend
 
     public void SetOffload(uint tunFlags) => Offload = tunFlags;
 
-    /// <summary>Wakes the receive thread for good, so a reset does not wait out its poll.</summary>
+    /// <summary>Wakes the I/O thread for good, so a reset does not wait out its poll.</summary>
     public void Close()
     {
         lock (_lock)

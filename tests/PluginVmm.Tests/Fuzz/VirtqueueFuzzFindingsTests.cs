@@ -58,8 +58,8 @@ public sealed class VirtqueueFuzzFindingsTests : IDisposable
         Assert.NotEqual(0, driver.Status & VirtioStatus.DeviceNeedsReset);
 
         backend.ToGuest.Add([.. Enumerable.Range(0, 60).Select(i => (byte)i)]);
-        while (backend.ToGuest.Count != 0) Thread.Yield();   // the receive thread took the packet
-        driver.Status = 0;                                  // the driver resets: joins the receive thread
+        while (backend.ToGuest.Count != 0) Thread.Yield();   // the I/O thread took the packet
+        driver.Status = 0;                                  // the driver resets: joins the I/O thread
 
         Assert.Equal(0, rx.UsedIndex);
         Assert.All(_memory.Bytes.AsSpan(0x4_0000, 60).ToArray(), b => Assert.Equal(0, b));

@@ -319,7 +319,7 @@ public sealed class VirtioNetTests : IDisposable
     [TapFact]
     public void An_empty_tap_reads_minus_one_at_once_into_our_buffer_and_into_guest_ram()
     {
-        // The TAP is non-blocking so the receive thread drains it and polls only when it is empty: a read with nothing
+        // The TAP is non-blocking so the I/O thread drains it and polls only when it is empty: a read with nothing
         // queued must come back at once with -1 (EAGAIN), not block and not throw.
         using var tap = TapBackend.Open($"pvme{Environment.ProcessId % 100000}");
         using var memory = GuestMemory.Create(1 << 20);
