@@ -82,6 +82,22 @@ result "l1_kvm_amd_nested=$(cat /sys/module/kvm_amd/parameters/nested 2>/dev/nul
 # run_vmm LABEL TIMEOUT ADAPTER-ARGS...
 # Sets RUN_RC RUN_TIMEOUT(yes/no) RUN_MARK_US RUN_EXIT_US RUN_RSS; the console
 # (stdout+stderr of the VMM) is kept in /tmp/console.LABEL.
+# thread_dump PID LABEL: before the watchdog kills a VMM, each thread's name, state, kernel wait channel and CPU
+# ticks, twice 2 s apart: a vCPU thread that still burns CPU in KVM_RUN (the nested stall) reads differently from a
+# device thread stuck in a wait (a lost wake-up in the VMM), which is what tells the two apart afterwards.
+thread_dump() {
+    local pid=$1 label=$2 t round stat
+    for round in 1 2; do
+        for t in /proc/$pid/task/*; do
+            read -r stat < "$t/stat" 2>/dev/null || continue
+            stat=${stat##*) }
+            set -- $stat
+            echo "L1: watchdog $label thread $(cat "$t/comm" 2>/dev/null) state=$1 ticks=$((${12} + ${13})) wchan=$(cat "$t/wchan" 2>/dev/null) (sample $round)"
+        done
+        [ $round = 1 ] && sleep 2
+    done
+}
+
 run_vmm() {
     local label=$1 timeout=$2; shift 2
     local fifo=/tmp/vmm.fifo console=/tmp/console.$label flag=/tmp/watchdog.$label
@@ -114,6 +130,7 @@ run_vmm() {
             if [ $REPLY -ge $deadline ]; then
                 touch "$flag"
                 echo "L1: watchdog - $label still running after $timeout s, killing the VMM"
+                thread_dump $vpid "$label"
                 kill -TERM $vpid 2>/dev/null
                 for _ in 1 2 3 4 5 6 7 8 9 10; do [ -e /proc/$vpid/status ] || break; sleep 0.5; done
                 kill -KILL $vpid 2>/dev/null
