@@ -32,12 +32,6 @@ internal sealed class NetLoopWaiter(INetBackend? backend, string backendName, II
     private readonly WakeEvent _wake = new();
     private readonly TapNative.PollFd[] _fds = new TapNative.PollFd[4];
 
-    /// <summary>Doorbells this waiter polls itself (the rest arrive as <see cref="Wake"/>).</summary>
-    public bool PollsRxDoorbell => rxDoorbell is not null;
-
-    /// <inheritdoc cref="PollsRxDoorbell"/>
-    public bool PollsTxDoorbell => txDoorbell is not null;
-
     /// <summary>Ends the current or next wait at once.</summary>
     public void Wake() => _wake.Set();
 

@@ -10,8 +10,9 @@ namespace PluginVmm.Plugins.VirtioNet;
 // buffers it says so (RxOutcome.NeedBuffers) and the loop stops polling the TAP until the driver adds some.
 public sealed partial class VirtioNetDevice
 {
-    // How a receive burst ended: the backend ran empty, guest buffers ran short (the driver was asked to notify), or
-    // the budget ran out with packets perhaps still waiting.
+    // How a receive burst ended: the backend is to be polled before the next (it ran empty, or the burst was one
+    // packet), guest buffers ran short (the driver was asked to notify), or the budget ran out with packets perhaps
+    // still waiting.
     private enum RxOutcome { Empty, NeedBuffers, Budget }
 
     // What the receive side keeps between bursts of one activation.
@@ -33,13 +34,14 @@ public sealed partial class VirtioNetDevice
         public bool WaitingForBuffers;
     }
 
-    // `backendReady`: the loop saw a packet waiting (or is already waiting for buffers for one).
+    // `backendReady`: the loop saw a packet waiting (or is already waiting for buffers for one). `budget`: packets at
+    // most, with MRG_RXBUF (without it a call takes one).
     private RxOutcome Receive(VirtioActivation active, RxState state, int budget, bool backendReady)
     {
         try
         {
             return state.Buffers is null
-                ? ReceiveSingle(active.Memory, state, budget, backendReady)
+                ? ReceiveSingle(active.Memory, state, backendReady)
                 : ReceiveMergeable(active.Memory, state, state.Buffers, budget);
         }
         finally
@@ -48,44 +50,41 @@ public sealed partial class VirtioNetDevice
         }
     }
 
-    // Without MRG_RXBUF: one chain per packet, num_buffers 1. A chain is taken only for a packet known to wait (as
-    // QEMU does, which reads before it takes): after a packet the loop polls the backend again first, so a guest that
-    // posts buffers as it goes is not asked for notifications it need not send, and a broken chain fails the device
-    // only when a packet needs it. Linux negotiates MRG_RXBUF, so this path is not the fast one.
-    private RxOutcome ReceiveSingle(IGuestMemory memory, RxState state, int budget, bool backendReady)
+    // Without MRG_RXBUF: one chain per packet, num_buffers 1, and one packet per call. A chain is taken only for a
+    // packet known to wait (as QEMU does, which reads before it takes), so after each packet the loop polls the
+    // backend again (Empty): a guest that posts buffers as it goes is not asked for notifications it need not send,
+    // and a broken chain fails the device only when a packet needs it. Linux negotiates MRG_RXBUF, so this path is
+    // not the fast one.
+    private RxOutcome ReceiveSingle(IGuestMemory memory, RxState state, bool backendReady)
     {
-        var rx = state.Queue;
-        for (int n = 0; n < budget; n++)
+        if (state.Chain is null)
         {
-            if (state.Chain is null)
-            {
-                if (n > 0 || !backendReady) return RxOutcome.Empty;
-                if (!TryTakeBuffer(state, out var taken)) return RxOutcome.NeedBuffers;
-                state.Chain = taken;
-            }
-            var chain = state.Chain;
-            uint written;
-            if (chain.Error is null && chain.WritableLength >= MaxPacket)
-            {
-                // Any packet fits (Linux posts 64 KiB+ "big packet" chains when it takes TSO): the backend
-                // reads it straight into the guest buffers (readv), with no copy through our buffer.
-                var writable = WritableRanges(chain, ref state.Ranges);
-                int length = _backend!.Read(memory, writable);
-                if (length <= 0) return RxOutcome.Empty;
-                // the TAP reports a frame's full length even when it cut it to the buffers: such a frame is dropped
-                written = (ulong)length <= chain.WritableLength ? Received(memory, chain, length, default) : Dropped();
-            }
-            else
-            {
-                int length = _backend!.Read(state.Packet);
-                if (length <= 0) return RxOutcome.Empty;
-                written = length <= state.Packet.Length ? Received(memory, chain, length, state.Packet.AsSpan(0, length)) : Dropped();
-            }
-            rx.AddUsed(chain.Head, written);
-            state.Notify.Added();
-            state.Chain = null;
+            if (!backendReady) return RxOutcome.Empty;
+            if (!TryTakeBuffer(state, out var taken)) return RxOutcome.NeedBuffers;
+            state.Chain = taken;
         }
-        return RxOutcome.Budget;
+        var chain = state.Chain;
+        uint written;
+        if (chain.Error is null && chain.WritableLength >= MaxPacket)
+        {
+            // Any packet fits (Linux posts 64 KiB+ "big packet" chains when it takes TSO): the backend
+            // reads it straight into the guest buffers (readv), with no copy through our buffer.
+            var writable = WritableRanges(chain, ref state.Ranges);
+            int length = _backend!.Read(memory, writable);
+            if (length <= 0) return RxOutcome.Empty;   // the chain stays held for the next packet
+            // the TAP reports a frame's full length even when it cut it to the buffers: such a frame is dropped
+            written = (ulong)length <= chain.WritableLength ? Received(memory, chain, length, default) : Dropped();
+        }
+        else
+        {
+            int length = _backend!.Read(state.Packet);
+            if (length <= 0) return RxOutcome.Empty;
+            written = length <= state.Packet.Length ? Received(memory, chain, length, state.Packet.AsSpan(0, length)) : Dropped();
+        }
+        state.Queue.AddUsed(chain.Head, written);
+        state.Notify.Added();
+        state.Chain = null;
+        return RxOutcome.Empty;
     }
 
     // With MRG_RXBUF: chains are taken ahead until they hold the largest packet, so the backend reads each packet
