@@ -34,6 +34,8 @@
 #   --l2-dmesg              the L2 guest prints its dmesg (DMESG lines in the log)
 #   --vmm-trace             PluginVmm prints its start-up trace (PLUGINVMM_STARTUP_TRACE=1:
 #                           "startup +N ms what" lines in the log)
+#   --perf                  profile L1 during each phase a guest marks (netbench: tx, rx) with this
+#                           host's perf (Debian's linux-perf), copied into L1: "L1-PERF" lines in the log
 #   custom guest (scenario "custom"):
 #   --guest-kernel F --guest-initrd F [--guest-cmdline S] [--guest-vcpus N]
 #   [--guest-memory MIB] [--guest-timeout S]
@@ -47,7 +49,7 @@ set +e    # from here on failures are results, not reasons to stop
 usage() { sed -n '2,/^$/s/^# \{0,1\}//p' "$0" >&2; exit 2; }
 VMM=qemu SCENARIOS="" MACHINE=q35 VMM_DIR="" PANIC_RC="" L2_TIMEOUT=90 L2_MEMORY=256
 IDLE=45 L1_RETRIES=1 BUDGET="" L1_MEMORY=4096 L1_CPUS=2 LOG="" VERBOSE=no
-BENCH=no BENCH_CONFIGS=pluginvmm:default,qemu:microvm-nortc,qemu:microvm,qemu:q35 REPS=3 L2_DMESG=no VMM_TRACE=no
+BENCH=no BENCH_CONFIGS=pluginvmm:default,qemu:microvm-nortc,qemu:microvm,qemu:q35 REPS=3 L2_DMESG=no VMM_TRACE=no PERF=no
 G_KERNEL="" G_INITRD="" G_CMDLINE="console=ttyS0 reboot=t panic=-1" G_VCPUS=1 G_MEMORY=256 G_TIMEOUT=60
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -55,6 +57,7 @@ while [ $# -gt 0 ]; do
     --bench) BENCH=yes; shift; continue ;;
     --l2-dmesg) L2_DMESG=yes; shift; continue ;;
     --vmm-trace) VMM_TRACE=yes; shift; continue ;;
+    --perf) PERF=yes; shift; continue ;;
     -h|--help) usage ;;
     esac
     [ $# -ge 2 ] || { echo "run.sh: $1 needs a value" >&2; usage; }
@@ -197,6 +200,20 @@ if [[ ",$SCENARIOS," == *,custom,* ]]; then
     IMAGE=$(build_dir)/l1/initramfs-guest.cpio
 fi
 
+if [ $PERF = yes ]; then
+    command -v perf > /dev/null || { note "--perf needs perf on this host (apt-get install linux-perf)"; exit 2; }
+    # perf and the libraries it links go into another appended cpio (merged-/usr like the image, so the
+    # archive's /lib is the image's symlink, not a directory)
+    extra=$(mktemp -d)
+    mkdir -p "$extra/root/usr/lib" "$extra/root/usr/lib64" "$extra/root/usr/bin"
+    ln -s usr/lib "$extra/root/lib"; ln -s usr/lib64 "$extra/root/lib64"
+    add_program "$extra/root" "$(command -v perf)"
+    (cd "$extra/root" && find usr | cpio -o -H newc --quiet) > "$extra/perf.cpio"
+    cat "$IMAGE" "$extra/perf.cpio" > "$(build_dir)/l1/initramfs-perf.cpio"
+    rm -rf "$extra"
+    IMAGE=$(build_dir)/l1/initramfs-perf.cpio
+fi
+
 # --- one L1 boot ---------------------------------------------------------------
 # boot_l1 SCENARIOS ATTEMPT TIMEOUT: runs L0 QEMU, reads L1's console with a
 # silence detector. Sets FROZEN=yes|no and DONE_LIST (finished scenarios).
@@ -220,6 +237,7 @@ boot_l1() {
     [ $BENCH = yes ] && append+=" sandbox.bench=$BENCH_CONFIGS sandbox.reps=$REPS"
     [ $L2_DMESG = yes ] && append+=" sandbox.l2_dmesg=1"
     [ $VMM_TRACE = yes ] && append+=" sandbox.vmm_trace=1"
+    [ $PERF = yes ] && append+=" sandbox.perf=1"
     # vfio: an emulated IOMMU (intremap: interrupt remapping, which vfio needs for MSI) and QEMU's "edu" PCI
     # device for L1 to pass through; only in an L1 that runs the scenario, so the others boot as they always did
     local vfio_dev=()

@@ -16,6 +16,9 @@
 #   sandbox.l2_dmesg=1        the L2 guest prints its dmesg before leaving (in
 #                             benchmark mode: in the first round only)
 #   sandbox.vmm_trace=1       PluginVmm prints its start-up trace to stderr
+#   sandbox.perf=1            profile each phase the guest marks (L2-PHASE) with
+#                             perf in L1 (run.sh --perf adds it to the image):
+#                             "L1-PERF <label> <phase>:" lines, where L1's CPUs went
 #
 # For every scenario it launches the adapter with the scenario's vCPUs and
 # devices, echoes the L2 console ("L2| [label +seconds] line"), and prints
@@ -61,6 +64,13 @@ DMESG=$(param l2_dmesg 0)
 EXTRA_CMDLINE=""   # added to the L2 command line (sandbox.dmesg=1)
 [ "$DMESG" = 1 ] && EXTRA_CMDLINE=" sandbox.dmesg=1"
 [ "$(param vmm_trace 0)" = 1 ] && export PLUGINVMM_STARTUP_TRACE=1   # inherited by the adapter
+PERF=$(param perf 0)
+if [ "$PERF" = 1 ]; then
+    command -v perf >/dev/null || { echo "L1: sandbox.perf=1 but this image has no perf"; PERF=0; }
+    # .NET writes /tmp/perf-PID.map, perf's names for JIT-compiled code (ReadyToRun code shows as its image); with
+    # W^X the code runs from a memfd mapping whose addresses perf does not look up in the map
+    export DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0
+fi
 
 result() { echo "RESULT $*"; }
 now_us() { REPLY=${EPOCHREALTIME/./}; }
@@ -102,26 +112,36 @@ run_vmm() {
     local label=$1 timeout=$2; shift 2
     local fifo=/tmp/vmm.fifo console=/tmp/console.$label flag=/tmp/watchdog.$label
     local t0 now line vpid guard
-    rm -f "$fifo" "$console" "$flag" "/tmp/rss.$label" "/tmp/nonguest.$label" /tmp/phase."$label".* "/tmp/phases.$label"
+    rm -f "$fifo" "$console" "$flag" "/tmp/rss.$label" "/tmp/nonguest.$label" /tmp/phase."$label".* "/tmp/phases.$label" "/tmp/perfphases.$label"
     mkfifo "$fifo"
     RUN_MARK_US=""
     now_us; t0=$REPLY
     "${S_ADAPTER:-$ADAPTER}" "$@" < /dev/null > "$fifo" 2>&1 &
     vpid=$!
     # guard: samples VmHWM, prints a heartbeat, enforces the timeout (by the
-    # clock: under TCG a "sleep 0.5" loop turn takes noticeably longer)
+    # clock: under TCG a "sleep 0.5" loop turn takes noticeably longer).
+    # It waits with bash's read timeout on a fifo nobody writes, not sleep(1):
+    # a process per turn costs L1 CPU that the VMM under test would miss.
     (
-        beat=$((t0 + 10000000)) deadline=$((t0 + timeout * 1000000)) nonguest=0
+        beat=$((t0 + 10000000)) deadline=$((t0 + timeout * 1000000)) nonguest=0 turn=0
+        mkfifo "/tmp/guard.$label"; exec {tick}<>"/tmp/guard.$label"; rm -f "/tmp/guard.$label"
         while [ -e /proc/$vpid/status ]; do
             while read -r k v _; do
                 [ "$k" = VmHWM: ] && echo "$v" > "/tmp/rss.$label"
             done < /proc/$vpid/status 2>/dev/null
             # RSS outside the guest RAM: every mapping's Rss minus those of a
-            # mapping sized like the guest RAM (up to 8 MiB of alignment slack)
-            n=$(awk -v g=$((L2_MEMORY * 1024)) '$1 == "Size:" { m = ($2 >= g && $2 <= g + 8192) }
-                $1 == "Rss:" { t += $2; if (m) r += $2 } END { print t - r + 0 }' /proc/$vpid/smaps 2>/dev/null)
-            if [ -n "$n" ] && [ "$n" -gt "$nonguest" ]; then nonguest=$n; echo "$n" > "/tmp/nonguest.$label"; fi
-            sleep 0.5
+            # mapping sized like the guest RAM (up to 8 MiB of alignment slack).
+            # Once the guest marks a measured phase (L2-PHASE), only every 10th
+            # turn: an awk over a .NET process's smaps every 0.5 s took ~10 % of
+            # L1's CPU in a profile (more for PluginVmm than for QEMU, whose
+            # smaps is shorter)
+            if [ ! -e "/tmp/phases.$label" ] || [ $((turn % 10)) = 0 ]; then
+                n=$(awk -v g=$((L2_MEMORY * 1024)) '$1 == "Size:" { m = ($2 >= g && $2 <= g + 8192) }
+                    $1 == "Rss:" { t += $2; if (m) r += $2 } END { print t - r + 0 }' /proc/$vpid/smaps 2>/dev/null)
+                if [ -n "$n" ] && [ "$n" -gt "$nonguest" ]; then nonguest=$n; echo "$n" > "/tmp/nonguest.$label"; fi
+            fi
+            turn=$((turn + 1))
+            read -r -t 0.5 -u $tick _
             now_us
             if [ $REPLY -ge $beat ]; then
                 echo "L1-ALIVE $label +$(((REPLY - t0) / 1000000)) s"
@@ -144,11 +164,15 @@ run_vmm() {
         line=${line%$'\r'}
         [ -z "$RUN_MARK_US" ] && [[ $line == *L2-MARK-INIT* ]] && RUN_MARK_US=$((now - t0))
         # the phase name becomes part of a file name: only a plain word from the guest is taken
-        [[ $line =~ ^L2-PHASE\ ([a-z0-9_]{1,16})$ ]] && phase_snapshot $vpid "$label" "${BASH_REMATCH[1]}"
+        if [[ $line =~ ^L2-PHASE\ ([a-z0-9_]{1,16})$ ]]; then
+            phase_snapshot $vpid "$label" "${BASH_REMATCH[1]}"
+            [ "$PERF" = 1 ] && perf_phase "$label" "${BASH_REMATCH[1]}"
+        fi
         secs $((now - t0)); echo "L2| [$label +$REPLY] $line"
         printf '%s\n' "$line" >> "$console"
     done < "$fifo"
     wait $vpid; RUN_RC=$?
+    [ "$PERF" = 1 ] && perf_phase "$label" end && perf_report "$label"
     now_us; RUN_EXIT_US=$((REPLY - t0))
     wait $guard 2>/dev/null
     RUN_TIMEOUT=no; [ -e "$flag" ] && RUN_TIMEOUT=yes
@@ -176,6 +200,43 @@ phase_snapshot() {
         done
     } > "/tmp/phase.$2.$3"
     echo "$3" >> "/tmp/phases.$2"
+}
+
+# perf_phase LABEL PHASE: stops the profile of the phase before and, unless PHASE is "end", starts one of PHASE
+# (system-wide: the VMM, L1's kernel on its behalf, the TAP's peer and QEMU alike; cpu-clock, as TCG has no PMU)
+PERF_PID=""
+perf_phase() {
+    if [ -n "$PERF_PID" ]; then
+        kill -INT "$PERF_PID" 2>/dev/null; wait "$PERF_PID" 2>/dev/null; PERF_PID=""
+    fi
+    [ "$2" = end ] && return 0
+    echo "$2" >> "/tmp/perfphases.$1"
+    perf record -q -a -e cpu-clock -F 250 -o "/tmp/perf.$1.$2.data" > /dev/null 2>&1 &
+    PERF_PID=$!
+}
+
+# perf_report LABEL: the profiles' top entries as L1-PERF lines: the share of samples by process name, by shared
+# object, and then the symbols of the three busiest names other than the idle task (the VMM's I/O thread, its vCPU,
+# the TAP's peer), each as a share of all samples; then the data is removed
+perf_report() {
+    local p f c
+    [ -f "/tmp/perfphases.$1" ] || return 0
+    while read -r p; do
+        f=/tmp/perf.$1.$p.data
+        [ -f "$f" ] || continue
+        for sort in comm dso; do
+            perf report -i "$f" --stdio --sort "$sort" --percent-limit 0.5 2>/dev/null |
+                grep -v '^#' | grep -v '^ *$' | head -25 | sed "s/^/L1-PERF $1 $p $sort: /"
+        done
+        perf report -i "$f" --stdio --sort comm 2>/dev/null | grep -v '^#' | grep -v '^ *$' |
+            sed 's/^ *[0-9.]*% *//; s/ *$//' | grep -vx swapper | head -3 > /tmp/perfcomms
+        while IFS= read -r c; do
+            perf report -i "$f" --stdio --comm "$c" --sort dso,sym --percent-limit 0.2 2>/dev/null |
+                grep -v '^#' | grep -v '^ *$' | head -40 | sed "s/^/L1-PERF $1 $p ${c// /_}: /"
+        done < /tmp/perfcomms
+        rm -f "$f" /tmp/perfcomms
+    done < "/tmp/perfphases.$1"
+    rm -f "/tmp/perfphases.$1"
 }
 
 # phase_report LABEL: RESULT LABEL_cpu_PHASE=l1_user=,l1_sys=,l1_softirq=,l1_idle=,vmm=,THREAD=... (ms, both L1
