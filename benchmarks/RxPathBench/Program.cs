@@ -59,13 +59,13 @@ Console.WriteLine($"  wall {wall.Elapsed.TotalMilliseconds:F0} ms = {wall.Elapse
 Console.WriteLine($"  GCs: gen0 {GC.CollectionCount(0)}, gen1 {GC.CollectionCount(1)}, gen2 {GC.CollectionCount(2)}; {GC.GetTotalAllocatedBytes() / packets} bytes allocated per packet; pause {GC.GetTotalPauseDuration().TotalMilliseconds:F0} ms");
 Console.WriteLine($"  receive thread CPU {rxCpuMs:F0} ms = {rxCpuMs * 1e6 / packets:F0} ns/packet ({rxCpuMs * 1e6 / returned:F0} ns/buffer): the device's cost");
 
-// utime + stime of the device's receive thread ("virtio-net rx"), from /proc: its CPU time without the time it
+// utime + stime of the device's receive thread ("virtio-net io"), from /proc: its CPU time without the time it
 // waited for this thread to post buffers.
 static double ReceiveThreadCpuMs()
 {
     foreach (var task in Directory.GetDirectories("/proc/self/task"))
     {
-        if (File.ReadAllText(Path.Combine(task, "comm")).Trim() != "virtio-net rx") continue;
+        if (File.ReadAllText(Path.Combine(task, "comm")).Trim() != "virtio-net io") continue;
         var stat = File.ReadAllText(Path.Combine(task, "stat"));
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
         return (long.Parse(fields[11]) + long.Parse(fields[12])) * 10.0;   // fields 14 and 15 of stat(5), 100 Hz ticks

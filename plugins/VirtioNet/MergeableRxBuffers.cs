@@ -20,7 +20,16 @@ namespace PluginVmm.Plugins.VirtioNet;
 /// </summary>
 internal sealed class MergeableRxBuffers(SplitVirtqueue queue)
 {
-    private readonly List<DescriptorChain> _held = [];
+    // A chain held, and how many of the flattened ranges are its writable buffers.
+    private readonly record struct Held(DescriptorChain Chain, int RangeCount);
+
+    private readonly List<Held> _held = [];
+    // The held chains' non-empty writable buffers in order, flattened once when a chain is taken: Ranges runs for every
+    // packet over every chain held (~17 of them with page-sized buffers), and walking each chain's list there cost an
+    // enumerator and interface calls per chain per packet. A buffer is cut to int.MaxValue bytes (a range is an int
+    // long): a packet needs at most MaxPacket of them, and a chain's share of a packet is counted from its WritableLength.
+    private GuestRange[] _flat = new GuestRange[64];
+    private int _flatCount;
     private GuestRange[] _ranges = new GuestRange[64];
     private UsedElement[] _used = new UsedElement[32];
 
@@ -28,7 +37,7 @@ internal sealed class MergeableRxBuffers(SplitVirtqueue queue)
     public ulong Capacity { get; private set; }
 
     /// <summary>The oldest chain held: the next packet's header goes there (call only when <see cref="Capacity"/> is not 0).</summary>
-    public DescriptorChain First => _held[0];
+    public DescriptorChain First => _held[0].Chain;
 
     /// <summary>Chains returned unused because they could not hold a header or were outside guest RAM.</summary>
     public long Unusable { get; private set; }
@@ -47,7 +56,21 @@ internal sealed class MergeableRxBuffers(SplitVirtqueue queue)
                 queue.AddUsed(chain.Head, 0);
                 continue;
             }
-            _held.Add(chain);
+            var writable = chain.Writable;
+            if (_flat.Length < _flatCount + writable.Count)
+            {
+                Array.Resize(ref _flat, Math.Max(_flatCount + writable.Count, _flat.Length * 2));
+                _ranges = new GuestRange[_flat.Length];
+            }
+            int added = 0;
+            for (int i = 0; i < writable.Count; i++)
+            {
+                var b = writable[i];
+                if (b.Length == 0) continue;
+                _flat[_flatCount + added++] = new GuestRange(b.Address, (int)Math.Min(b.Length, int.MaxValue));
+            }
+            _flatCount += added;
+            _held.Add(new Held(chain, added));
             Capacity += chain.WritableLength;
         }
     }
@@ -60,17 +83,12 @@ internal sealed class MergeableRxBuffers(SplitVirtqueue queue)
     {
         int count = 0;
         long left = limit;
-        foreach (var chain in _held)
+        while (count < _flatCount && left > 0)
         {
-            foreach (var b in chain.Writable)
-            {
-                if (left == 0) return _ranges.AsSpan(0, count);
-                if (b.Length == 0) continue;
-                if (count == _ranges.Length) Array.Resize(ref _ranges, count * 2);
-                int n = (int)Math.Min(b.Length, left);
-                _ranges[count++] = new GuestRange(b.Address, n);
-                left -= n;
-            }
+            var r = _flat[count];
+            if (r.Length > left) r = new GuestRange(r.Address, (int)left);
+            _ranges[count++] = r;
+            left -= r.Length;
         }
         return _ranges.AsSpan(0, count);
     }
@@ -82,10 +100,10 @@ internal sealed class MergeableRxBuffers(SplitVirtqueue queue)
     public int CopyIn(IGuestMemory memory, ReadOnlySpan<byte> packet)
     {
         int done = 0;
-        foreach (var chain in _held)
+        foreach (var held in _held)
         {
             if (done == packet.Length) break;
-            done += chain.Write(memory, 0, packet[done..]);
+            done += held.Chain.Write(memory, 0, packet[done..]);
         }
         return Commit(memory, packet.Length);
     }
@@ -100,23 +118,28 @@ internal sealed class MergeableRxBuffers(SplitVirtqueue queue)
         if (length < TapBackend.VnetHeaderSize || (ulong)length > Capacity)
             throw new ArgumentOutOfRangeException(nameof(length), length, $"a packet must hold the header and fit the {Capacity} bytes held");
         int used = 0;
-        for (ulong left = (ulong)length; left > 0; used++) left -= Math.Min(left, _held[used].WritableLength);
+        for (ulong left = (ulong)length; left > 0; used++) left -= Math.Min(left, _held[used].Chain.WritableLength);
         Span<byte> numBuffers = stackalloc byte[2];
         BinaryPrimitives.WriteUInt16LittleEndian(numBuffers, (ushort)used);
-        _held[0].Write(memory, 10, numBuffers);   // virtio_net_hdr_mrg_rxbuf.num_buffers; the first chain holds the header
+        _held[0].Chain.Write(memory, 10, numBuffers);   // virtio_net_hdr_mrg_rxbuf.num_buffers; the first chain holds the header
         if (_used.Length < used) _used = new UsedElement[Math.Max(used, _used.Length * 2)];
         ulong rest = (ulong)length;
+        int ranges = 0;
         for (int i = 0; i < used; i++)
         {
-            ulong share = Math.Min(rest, _held[i].WritableLength);
-            _used[i] = new UsedElement(_held[i].Head, (uint)share);
+            var chain = _held[i].Chain;
+            ulong share = Math.Min(rest, chain.WritableLength);
+            _used[i] = new UsedElement(chain.Head, (uint)share);
             rest -= share;
-            Capacity -= _held[i].WritableLength;
+            Capacity -= chain.WritableLength;
+            ranges += _held[i].RangeCount;
         }
         // All of a packet's chains are published by one used-index update: a driver that saw the first without the
         // rest would drop the packet (and misread the rest as packets of their own).
         queue.AddUsed(_used.AsSpan(0, used));
         _held.RemoveRange(0, used);
+        Array.Copy(_flat, ranges, _flat, 0, _flatCount - ranges);
+        _flatCount -= ranges;
         return used;
     }
 }

@@ -14,7 +14,8 @@ namespace PluginVmm.Sdk.Virtio;
 /// loops), an indirect descriptor that is nested, combined with NEXT, not negotiated, empty, not a whole number
 /// of 16-byte descriptors, not 8-byte aligned, longer than the queue, or outside RAM. Buffer problems that leave
 /// the ring intact are reported on the chain (<see cref="DescriptorChain.Error"/>) so the device fails just that
-/// request. Guest memory is read field by field through <see cref="IGuestMemory"/>; nothing is cached.
+/// request. Guest memory is read field by field through <see cref="IGuestMemory"/>; nothing is cached but the
+/// avail index, which is read again once the chains it published are taken.
 /// </para>
 /// Not thread-safe: one thread at a time uses a queue (the transport serialises notifications per queue).
 /// </summary>
@@ -29,6 +30,9 @@ public sealed class SplitVirtqueue
     private readonly ulong _desc, _avail, _used;
     private readonly List<VirtqBuffer> _walkReadable = [], _walkWritable = [];
     private ushort _lastAvail;
+    // The avail index as last read: chains up to it are taken without reading the index again (QEMU's
+    // shadow_avail_idx). The driver's vCPU writes that field on every addition, so each read of it can be a cache miss.
+    private ushort _shadowAvail;
     private ushort _usedIdx;
     private ushort _signalledUsed;
     private bool _signalledValid;
@@ -59,6 +63,7 @@ public sealed class SplitVirtqueue
         // The driver initialises the used ring to zeros; start from whatever index it holds.
         _usedIdx = ReadU16(_used + 2);
         _lastAvail = _usedIdx;
+        _shadowAvail = _lastAvail;
     }
 
     /// <summary>Queue index within the device.</summary>
@@ -99,16 +104,14 @@ public sealed class SplitVirtqueue
     {
         chain = null!;
         if (_stopped) return false;
-        ushort availIdx = ReadAvailIdx();
-        if (availIdx == _lastAvail)
+        if (_shadowAvail == _lastAvail && (_shadowAvail = ReadAvailIdx()) == _lastAvail)
         {
             if (!EventIdx) return false;
             // Ask for a notification at the next addition, then look again: the driver may have added one between
             // our read and its check of avail_event.
             WriteU16(AvailEventAddress, _lastAvail);
             Interlocked.MemoryBarrier();
-            availIdx = ReadAvailIdx();
-            if (availIdx == _lastAvail) return false;
+            if ((_shadowAvail = ReadAvailIdx()) == _lastAvail) return false;
         }
         ushort head = ReadU16(_avail + 4 + 2UL * (ulong)(_lastAvail % Size));
         if (head >= Size) throw new VirtqueueException($"queue {Index}: avail ring entry {head} >= queue size {Size}");
@@ -119,7 +122,7 @@ public sealed class SplitVirtqueue
     }
 
     /// <summary>True when the driver has made chains available that were not taken yet.</summary>
-    public bool HasAvailable => !_stopped && ReadAvailIdx() != _lastAvail;
+    public bool HasAvailable => !_stopped && (_shadowAvail != _lastAvail || (_shadowAvail = ReadAvailIdx()) != _lastAvail);
 
     /// <summary>
     /// Turns driver notifications for this queue on or off (used.flags NO_NOTIFY, or avail_event with EVENT_IDX).
@@ -230,6 +233,15 @@ public sealed class SplitVirtqueue
 
     private DescriptorChain Walk(ushort head)
     {
+        // Most chains are one descriptor (every mergeable receive buffer Linux posts): built without the scratch lists.
+        // Otherwise the walk below reads the head again; the guest may have changed it since, and only that read counts.
+        var (firstAddr, firstLen, firstFlags, _) = ReadDescriptor(_desc, head);
+        if ((firstFlags & (DescNext | DescIndirect)) == 0)
+        {
+            VirtqBuffer[] one = [new VirtqBuffer(firstAddr, firstLen)];
+            string? bad = _memory.Contains(firstAddr, firstLen) ? null : $"buffer 0x{firstAddr:x}+0x{firstLen:x} is outside guest RAM";
+            return (firstFlags & DescWrite) != 0 ? new DescriptorChain(head, [], one, bad) : new DescriptorChain(head, one, [], bad);
+        }
         // Scratch lists reused across walks (one thread at a time uses a queue); the chain gets exact-size arrays.
         var readable = _walkReadable;
         var writable = _walkWritable;

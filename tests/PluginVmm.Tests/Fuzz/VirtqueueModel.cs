@@ -28,6 +28,9 @@ public sealed class VirtqueueModel
     private readonly ulong _desc, _avail, _used;
     private readonly bool _eventIdx, _indirect;
     private ushort _lastAvail, _usedIdx;
+    // The avail index as last read, used until the chains it published are taken; the spec lets a device act on an
+    // index it read earlier, and SplitVirtqueue does so (QEMU's shadow_avail_idx): the model must read when it does.
+    private ushort _shadowAvail;
 
     public VirtqueueModel(byte[] memory, ulong baseAddress, ushort size, ulong desc, ulong avail, ulong used, bool eventIdx, bool indirect)
     {
@@ -41,6 +44,7 @@ public sealed class VirtqueueModel
         _indirect = indirect;
         _usedIdx = Read16(used + 2);
         _lastAvail = _usedIdx;
+        _shadowAvail = _lastAvail;
     }
 
     /// <summary>A copy over a copy of the memory, to try what the device would do without doing it.</summary>
@@ -49,6 +53,7 @@ public sealed class VirtqueueModel
         var copy = new VirtqueueModel(Memory.ToArray(), Base, Size, _desc, _avail, _used, _eventIdx, _indirect)
         {
             _lastAvail = _lastAvail,
+            _shadowAvail = _shadowAvail,
             _usedIdx = _usedIdx,
         };
         copy.Popped.AddRange(Popped);
@@ -82,14 +87,19 @@ public sealed class VirtqueueModel
     private static bool InRam(ulong ramBase, ulong ramSize, ulong address, ulong length) =>
         address >= ramBase && address - ramBase <= ramSize && length <= ramSize - (address - ramBase);
 
-    /// <summary>Available chains not taken yet (throws when the avail index ran ahead by more than the queue size).</summary>
+    /// <summary>
+    /// Available chains not taken yet: those of the avail index last read, or when all of them are taken, of the index
+    /// read now (throws when it ran ahead by more than the queue size).
+    /// </summary>
     public int Pending
     {
         get
         {
+            if (_shadowAvail != _lastAvail) return (ushort)(_shadowAvail - _lastAvail);
             ushort idx = Read16(_avail + 2);
             int pending = (ushort)(idx - _lastAvail);
             if (pending > Size) throw new ModelRingBroken($"avail index jumped from {_lastAvail} to {idx}");
+            _shadowAvail = idx;
             return pending;
         }
     }

@@ -235,6 +235,47 @@ public sealed class SplitVirtqueueTests
         Assert.Null(PopOne(q).Error);     // the queue goes on
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Single_descriptor_chain_outside_guest_ram_fails_the_request(bool writable)
+    {
+        var q = Device();
+        _guest.Submit(new GuestBuffer(0xFFF8, 0x10, writable));
+        var chain = PopOne(q);
+        Assert.NotNull(chain.Error);
+        Assert.Equal(writable ? 0UL : 0x10UL, chain.ReadableLength);
+        Assert.Equal(writable ? 0x10UL : 0UL, chain.WritableLength);
+    }
+
+    [Fact]
+    public void Chains_of_an_avail_index_already_read_are_taken_even_if_the_driver_moves_it_back()
+    {
+        // The device reads the avail index once for the chains it publishes (not once per chain): a driver that moves
+        // the index back afterwards (hostile; the spec forbids it) has published those chains already. Once they are
+        // taken the index is read again, and an index behind the device breaks the ring.
+        var q = Device();
+        ushort first = _guest.Submit(new GuestBuffer(Data, 16, true));
+        ushort second = _guest.Submit(new GuestBuffer(Data + 16, 16, true));
+        Assert.Equal(first, PopOne(q).Head);
+        _guest.SetAvailIndex(1);
+        Assert.Equal(second, PopOne(q).Head);
+        Assert.Throws<VirtqueueException>(() => q.TryPop(out _));
+    }
+
+    [Fact]
+    public void The_avail_index_is_read_again_once_its_chains_are_taken()
+    {
+        var q = Device();
+        ushort first = _guest.Submit(new GuestBuffer(Data, 16, true));
+        Assert.Equal(first, PopOne(q).Head);
+        ushort second = _guest.Submit(new GuestBuffer(Data + 16, 16, true));
+        Assert.True(q.HasAvailable);
+        Assert.Equal(second, PopOne(q).Head);
+        Assert.False(q.HasAvailable);
+        Assert.False(q.TryPop(out _));
+    }
+
     [Fact]
     public void Readable_after_writable_fails_the_request()
     {
