@@ -233,16 +233,8 @@ public sealed class SplitVirtqueue
 
     private DescriptorChain Walk(ushort head)
     {
-        // Most chains are one descriptor (every mergeable receive buffer Linux posts): built without the scratch lists.
-        // Otherwise the walk below reads the head again; the guest may have changed it since, and only that read counts.
-        var (firstAddr, firstLen, firstFlags, _) = ReadDescriptor(_desc, head);
-        if ((firstFlags & (DescNext | DescIndirect)) == 0)
-        {
-            VirtqBuffer[] one = [new VirtqBuffer(firstAddr, firstLen)];
-            string? bad = _memory.Contains(firstAddr, firstLen) ? null : $"buffer 0x{firstAddr:x}+0x{firstLen:x} is outside guest RAM";
-            return (firstFlags & DescWrite) != 0 ? new DescriptorChain(head, [], one, bad) : new DescriptorChain(head, one, [], bad);
-        }
         // Scratch lists reused across walks (one thread at a time uses a queue); the chain gets exact-size arrays.
+        // Each descriptor is read exactly once: the guest may change it under us, and only the value we act on counts.
         var readable = _walkReadable;
         var writable = _walkWritable;
         readable.Clear();
@@ -251,13 +243,11 @@ public sealed class SplitVirtqueue
         ulong table = _desc;
         uint tableSize = Size;
         bool inIndirect = false;
-        int seen = 0;
         ushort index = head;
+        var (addr, len, flags, next) = ReadDescriptor(table, index);
+        int seen = 1;
         while (true)
         {
-            // Every table holds at most tableSize distinct descriptors, so a longer walk is a loop.
-            if (++seen > tableSize) throw new VirtqueueException($"queue {Index}: chain from head {head} is longer than its table (loop?)");
-            var (addr, len, flags, next) = ReadDescriptor(table, index);
             if ((flags & DescIndirect) != 0)
             {
                 if (!Indirect) throw new VirtqueueException($"queue {Index}: indirect descriptor without VIRTIO_F_RING_INDIRECT_DESC");
@@ -271,16 +261,21 @@ public sealed class SplitVirtqueue
                 inIndirect = true;
                 seen = 0;
                 index = 0;
-                continue;
             }
-            var buffer = new VirtqBuffer(addr, len);
-            if (error is null && !_memory.Contains(addr, len)) error = $"buffer 0x{addr:x}+0x{len:x} is outside guest RAM";
-            if ((flags & DescWrite) != 0) writable.Add(buffer);
-            else if (writable.Count > 0) error ??= "device-readable buffer after a device-writable one";
-            else readable.Add(buffer);
-            if ((flags & DescNext) == 0) break;
-            if (next >= tableSize) throw new VirtqueueException($"queue {Index}: next index {next} outside a table of {tableSize}");
-            index = next;
+            else
+            {
+                var buffer = new VirtqBuffer(addr, len);
+                if (error is null && !_memory.Contains(addr, len)) error = $"buffer 0x{addr:x}+0x{len:x} is outside guest RAM";
+                if ((flags & DescWrite) != 0) writable.Add(buffer);
+                else if (writable.Count > 0) error ??= "device-readable buffer after a device-writable one";
+                else readable.Add(buffer);
+                if ((flags & DescNext) == 0) break;
+                if (next >= tableSize) throw new VirtqueueException($"queue {Index}: next index {next} outside a table of {tableSize}");
+                index = next;
+            }
+            // Every table holds at most tableSize distinct descriptors, so a longer walk is a loop.
+            if (++seen > tableSize) throw new VirtqueueException($"queue {Index}: chain from head {head} is longer than its table (loop?)");
+            (addr, len, flags, next) = ReadDescriptor(table, index);
         }
         VirtqBuffer[] r = readable.Count == 0 ? [] : readable.ToArray(), w = writable.Count == 0 ? [] : writable.ToArray();
         var chain = new DescriptorChain(head, r, w, error);
