@@ -36,6 +36,8 @@
 #                           "startup +N ms what" lines in the log)
 #   --perf                  profile L1 during each phase a guest marks (netbench: tx, rx) with this
 #                           host's perf (Debian's linux-perf), copied into L1: "L1-PERF" lines in the log
+#   --syscalls              instead of --perf's profile: the VMM's system calls per thread during each phase
+#                           (perf trace -s): "L1-SYSCALLS" lines in the log
 #   custom guest (scenario "custom"):
 #   --guest-kernel F --guest-initrd F [--guest-cmdline S] [--guest-vcpus N]
 #   [--guest-memory MIB] [--guest-timeout S]
@@ -58,6 +60,7 @@ while [ $# -gt 0 ]; do
     --l2-dmesg) L2_DMESG=yes; shift; continue ;;
     --vmm-trace) VMM_TRACE=yes; shift; continue ;;
     --perf) PERF=yes; shift; continue ;;
+    --syscalls) PERF=syscalls; shift; continue ;;
     -h|--help) usage ;;
     esac
     [ $# -ge 2 ] || { echo "run.sh: $1 needs a value" >&2; usage; }
@@ -200,8 +203,8 @@ if [[ ",$SCENARIOS," == *,custom,* ]]; then
     IMAGE=$(build_dir)/l1/initramfs-guest.cpio
 fi
 
-if [ $PERF = yes ]; then
-    command -v perf > /dev/null || { note "--perf needs perf on this host (apt-get install linux-perf)"; exit 2; }
+if [ $PERF != no ]; then
+    command -v perf > /dev/null || { note "--perf/--syscalls need perf on this host (apt-get install linux-perf)"; exit 2; }
     # perf and the libraries it links go into another appended cpio (merged-/usr like the image, so the
     # archive's /lib is the image's symlink, not a directory)
     extra=$(mktemp -d)
@@ -238,6 +241,7 @@ boot_l1() {
     [ $L2_DMESG = yes ] && append+=" sandbox.l2_dmesg=1"
     [ $VMM_TRACE = yes ] && append+=" sandbox.vmm_trace=1"
     [ $PERF = yes ] && append+=" sandbox.perf=1"
+    [ $PERF = syscalls ] && append+=" sandbox.perf=syscalls"
     # vfio: an emulated IOMMU (intremap: interrupt remapping, which vfio needs for MSI) and QEMU's "edu" PCI
     # device for L1 to pass through; only in an L1 that runs the scenario, so the others boot as they always did
     local vfio_dev=()

@@ -19,6 +19,8 @@
 #   sandbox.perf=1            profile each phase the guest marks (L2-PHASE) with
 #                             perf in L1 (run.sh --perf adds it to the image):
 #                             "L1-PERF <label> <phase>:" lines, where L1's CPUs went
+#   sandbox.perf=syscalls     instead: the VMM's system calls per thread in each
+#                             phase (perf trace -s): "L1-SYSCALLS <label> <phase>:"
 #
 # For every scenario it launches the adapter with the scenario's vCPUs and
 # devices, echoes the L2 console ("L2| [label +seconds] line"), and prints
@@ -65,11 +67,11 @@ EXTRA_CMDLINE=""   # added to the L2 command line (sandbox.dmesg=1)
 [ "$DMESG" = 1 ] && EXTRA_CMDLINE=" sandbox.dmesg=1"
 [ "$(param vmm_trace 0)" = 1 ] && export PLUGINVMM_STARTUP_TRACE=1   # inherited by the adapter
 PERF=$(param perf 0)
-if [ "$PERF" = 1 ]; then
-    command -v perf >/dev/null || { echo "L1: sandbox.perf=1 but this image has no perf"; PERF=0; }
+if [ "$PERF" != 0 ]; then
+    command -v perf >/dev/null || { echo "L1: sandbox.perf=$PERF but this image has no perf"; PERF=0; }
     # .NET writes /tmp/perf-PID.map, perf's names for JIT-compiled code (ReadyToRun code shows as its image); with
     # W^X the code runs from a memfd mapping whose addresses perf does not look up in the map
-    export DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0
+    [ "$PERF" = 1 ] && export DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0
 fi
 
 result() { echo "RESULT $*"; }
@@ -166,13 +168,13 @@ run_vmm() {
         # the phase name becomes part of a file name: only a plain word from the guest is taken
         if [[ $line =~ ^L2-PHASE\ ([a-z0-9_]{1,16})$ ]]; then
             phase_snapshot $vpid "$label" "${BASH_REMATCH[1]}"
-            [ "$PERF" = 1 ] && perf_phase "$label" "${BASH_REMATCH[1]}"
+            [ "$PERF" != 0 ] && perf_phase "$label" "${BASH_REMATCH[1]}" $vpid
         fi
         secs $((now - t0)); echo "L2| [$label +$REPLY] $line"
         printf '%s\n' "$line" >> "$console"
     done < "$fifo"
     wait $vpid; RUN_RC=$?
-    [ "$PERF" = 1 ] && perf_phase "$label" end && perf_report "$label"
+    [ "$PERF" != 0 ] && perf_phase "$label" end && perf_report "$label"
     now_us; RUN_EXIT_US=$((REPLY - t0))
     wait $guard 2>/dev/null
     RUN_TIMEOUT=no; [ -e "$flag" ] && RUN_TIMEOUT=yes
@@ -202,8 +204,10 @@ phase_snapshot() {
     echo "$3" >> "/tmp/phases.$2"
 }
 
-# perf_phase LABEL PHASE: stops the profile of the phase before and, unless PHASE is "end", starts one of PHASE
-# (system-wide: the VMM, L1's kernel on its behalf, the TAP's peer and QEMU alike; cpu-clock, as TCG has no PMU)
+# perf_phase LABEL PHASE VMMPID: stops the profile of the phase before and, unless PHASE is "end", starts one of
+# PHASE (system-wide: the VMM, L1's kernel on its behalf, the TAP's peer and QEMU alike; cpu-clock, as TCG has no
+# PMU); with sandbox.perf=syscalls a count of the VMM's system calls per thread instead (what each VMM asks of L1's
+# kernel for the same work: calls per packet, not their times, which tracing inflates)
 PERF_PID=""
 perf_phase() {
     if [ -n "$PERF_PID" ]; then
@@ -211,7 +215,11 @@ perf_phase() {
     fi
     [ "$2" = end ] && return 0
     echo "$2" >> "/tmp/perfphases.$1"
-    perf record -q -a -e cpu-clock -F 250 -o "/tmp/perf.$1.$2.data" > /dev/null 2>&1 &
+    if [ "$PERF" = syscalls ]; then
+        perf trace -s -p "$3" -o "/tmp/perf.$1.$2.trace" > /dev/null 2>&1 &
+    else
+        perf record -q -a -e cpu-clock -F 250 -o "/tmp/perf.$1.$2.data" > /dev/null 2>&1 &
+    fi
     PERF_PID=$!
 }
 
@@ -222,6 +230,13 @@ perf_report() {
     local p f c
     [ -f "/tmp/perfphases.$1" ] || return 0
     while read -r p; do
+        f=/tmp/perf.$1.$p.trace
+        if [ -f "$f" ]; then
+            # per thread: a "name (tid), N events" line, then a row per system call (calls errors total ...)
+            grep -v '^ *$' "$f" | grep -v -- '-----' | head -150 | sed "s/^/L1-SYSCALLS $1 $p: /"
+            rm -f "$f"
+            continue
+        fi
         f=/tmp/perf.$1.$p.data
         [ -f "$f" ] || continue
         for sort in comm dso; do
