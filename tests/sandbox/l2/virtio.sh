@@ -46,6 +46,19 @@ irq_count() {
     awk -v p="$1" '$0 ~ p { for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i } END { print s + 0 }' /proc/interrupts
 }
 
+# irq_snapshot FILE: /proc/interrupts as "name count" lines, all CPUs summed; the name is the handler's (a
+# queue such as virtio1-output.0) for a numbered line, the row's own (LOC, RES, CAL ...) otherwise
+irq_snapshot() {
+    awk '{ s = 0; for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i
+           n = $1; sub(/:$/, "", n); if (n ~ /^[0-9]+$/) n = $NF; if (i > 2) print n, s }' /proc/interrupts > "$1"
+}
+
+# irq_delta BEFORE AFTER: name=count for every source that fired 10 times or more in between
+irq_delta() {
+    awk 'NR == FNR { a[$1] = $2; next } { d = $2 - a[$1]; if (d >= 10) o = o (o == "" ? "" : ",") $1 "=" d }
+         END { print o }' "$1" "$2"
+}
+
 # dd_rate DD-ARGS... -> MiB/s by our own clock; DD-ARGS must use bs=1M (this busybox prints no byte count,
 # only "N+M records out")
 dd_rate() {
@@ -114,14 +127,16 @@ scenario_net() {
     if [ "${got:-0}" -gt 0 ] && command -v iperf3 >/dev/null; then
         # iperf3's own lines go to the console (L2-IPERF) for the retransmissions and the per-second rates
         # L2-PHASE lines let L1 split its CPU and the VMM's by direction (l1/driver.sh); this guest's own CPU
-        # per direction goes with them (l2cpu_tx / l2cpu_rx)
-        echo "L2-PHASE tx"; read -r _ c0 < /proc/stat
+        # per direction goes with them (l2cpu_tx / l2cpu_rx), and so do its interrupts by source (l2irq_tx / _rx)
+        echo "L2-PHASE tx"; read -r _ c0 < /proc/stat; irq_snapshot /tmp/irq0
         iperf3 -c 10.0.2.1 -t "${1:-3}" -f m > /tmp/iperf-tx 2>&1
-        echo "L2-PHASE rx"; read -r _ c1 < /proc/stat
+        echo "L2-PHASE rx"; read -r _ c1 < /proc/stat; irq_snapshot /tmp/irq1
         iperf3 -c 10.0.2.1 -t "${1:-3}" -f m -R > /tmp/iperf-rx 2>&1
-        echo "L2-PHASE end"; read -r _ c2 < /proc/stat
+        echo "L2-PHASE end"; read -r _ c2 < /proc/stat; irq_snapshot /tmp/irq2
         result "l2cpu_tx=$(cpu_delta "$c0" "$c1")"
         result "l2cpu_rx=$(cpu_delta "$c1" "$c2")"
+        result "l2irq_tx=$(irq_delta /tmp/irq0 /tmp/irq1)"
+        result "l2irq_rx=$(irq_delta /tmp/irq1 /tmp/irq2)"
         sed 's/^/L2-IPERF tx: /' /tmp/iperf-tx; sed 's/^/L2-IPERF rx: /' /tmp/iperf-rx
         tx=$(awk '/receiver/ { for (i = 1; i < NF; i++) if ($(i + 1) == "Mbits/sec") print $i }' /tmp/iperf-tx)
         rx=$(awk '/receiver/ { for (i = 1; i < NF; i++) if ($(i + 1) == "Mbits/sec") print $i }' /tmp/iperf-rx)
