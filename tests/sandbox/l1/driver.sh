@@ -272,7 +272,8 @@ phase_report() {
                 printf "RESULT %s=l1_user=%d,l1_sys=%d,l1_softirq=%d,l1_idle=%d,vmm=%d%s\n", out,
                     (m[3] + m[4] - l[3] - l[4]) * 10, (m[5] - l[5]) * 10, (m[9] - l[9]) * 10, (m[6] - l[6]) * 10, tot, list
                 list = ""
-                for (k in ke) if (ke[k] - ks[k] >= 100) list = list sprintf(",%s=%d", k, ke[k] - ks[k])
+                # %.0f, not %d: busybox awk prints %d as a 32-bit int (halt_wait_ns overflowed to -2147483648)
+                for (k in ke) if (ke[k] - ks[k] >= 100) list = list sprintf(",%s=%.0f", k, ke[k] - ks[k])
                 if (list != "") { sub(/_cpu_/, "_kvm_", out); printf "RESULT %s=%s\n", out, substr(list, 2) }
             }' "/tmp/phase.$1.$prev" "/tmp/phase.$1.$p"
         prev=$p
