@@ -53,20 +53,17 @@ irq_snapshot() {
            n = $1; sub(/:$/, "", n); if (n ~ /^[0-9]+$/) n = $NF; if (i > 2) print n, s }' /proc/interrupts > "$1"
 }
 
-# irq_delta BEFORE AFTER: name=count for every source that fired 10 times or more in between
-irq_delta() {
-    awk 'NR == FNR { a[$1] = $2; next } { d = $2 - a[$1]; if (d >= 10) o = o (o == "" ? "" : ",") $1 "=" d }
-         END { print o }' "$1" "$2"
+# delta BEFORE AFTER [MIN]: name=change for every "name count" line of two snapshots that moved by MIN or more
+delta() {
+    awk -v min="${3:-0}" 'NR == FNR { a[$1] = $2; next }
+        { d = $2 - a[$1]; if (d >= min) o = o (o == "" ? "" : ",") $1 "=" d } END { print o }' "$1" "$2"
 }
 
-# eth_snapshot FILE / eth_delta BEFORE AFTER: eth0's packet and byte counters (a GSO frame counts as one packet,
-# so bytes / packets is the average frame the stack handed the driver or got from it)
+# eth_snapshot FILE: eth0's packet and byte counters as "name count" lines (a GSO frame counts as one packet, so
+# bytes / packets is the average frame the stack handed the driver or got from it)
 eth_snapshot() {
     local k
     for k in tx_packets tx_bytes rx_packets rx_bytes; do echo "$k $(cat /sys/class/net/eth0/statistics/$k)"; done > "$1"
-}
-eth_delta() {
-    awk 'NR == FNR { a[$1] = $2; next } { o = o (o == "" ? "" : ",") $1 "=" ($2 - a[$1]) } END { print o }' "$1" "$2"
 }
 
 # dd_rate DD-ARGS... -> MiB/s by our own clock; DD-ARGS must use bs=1M (this busybox prints no byte count,
@@ -137,7 +134,8 @@ scenario_net() {
     if [ "${got:-0}" -gt 0 ] && command -v iperf3 >/dev/null; then
         # iperf3's own lines go to the console (L2-IPERF) for the retransmissions and the per-second rates
         # L2-PHASE lines let L1 split its CPU and the VMM's by direction (l1/driver.sh); this guest's own CPU
-        # per direction goes with them (l2cpu_tx / l2cpu_rx), and so do its interrupts by source (l2irq_tx / _rx)
+        # per direction goes with them (l2cpu_tx / l2cpu_rx), and so do its interrupts by source and
+        # eth0 counters (l2irq_*, l2eth_*)
         echo "L2-PHASE tx"; read -r _ c0 < /proc/stat; irq_snapshot /tmp/irq0; eth_snapshot /tmp/eth0
         iperf3 -c 10.0.2.1 -t "${1:-3}" -f m > /tmp/iperf-tx 2>&1
         echo "L2-PHASE rx"; read -r _ c1 < /proc/stat; irq_snapshot /tmp/irq1; eth_snapshot /tmp/eth1
@@ -145,10 +143,10 @@ scenario_net() {
         echo "L2-PHASE end"; read -r _ c2 < /proc/stat; irq_snapshot /tmp/irq2; eth_snapshot /tmp/eth2
         result "l2cpu_tx=$(cpu_delta "$c0" "$c1")"
         result "l2cpu_rx=$(cpu_delta "$c1" "$c2")"
-        result "l2irq_tx=$(irq_delta /tmp/irq0 /tmp/irq1)"
-        result "l2irq_rx=$(irq_delta /tmp/irq1 /tmp/irq2)"
-        result "l2eth_tx=$(eth_delta /tmp/eth0 /tmp/eth1)"
-        result "l2eth_rx=$(eth_delta /tmp/eth1 /tmp/eth2)"
+        result "l2irq_tx=$(delta /tmp/irq0 /tmp/irq1 10)"
+        result "l2irq_rx=$(delta /tmp/irq1 /tmp/irq2 10)"
+        result "l2eth_tx=$(delta /tmp/eth0 /tmp/eth1)"
+        result "l2eth_rx=$(delta /tmp/eth1 /tmp/eth2)"
         sed 's/^/L2-IPERF tx: /' /tmp/iperf-tx; sed 's/^/L2-IPERF rx: /' /tmp/iperf-rx
         tx=$(awk '/receiver/ { for (i = 1; i < NF; i++) if ($(i + 1) == "Mbits/sec") print $i }' /tmp/iperf-tx)
         rx=$(awk '/receiver/ { for (i = 1; i < NF; i++) if ($(i + 1) == "Mbits/sec") print $i }' /tmp/iperf-rx)
