@@ -14,17 +14,30 @@ public interface INetBackend : IDisposable
 
     /// <summary>
     /// Sends one packet whose bytes are <paramref name="packet"/>'s guest ranges, in order (a TX chain's readable
-    /// buffers; each checked to lie in guest RAM). This default gathers them into one buffer for
-    /// <see cref="Write(ReadOnlySpan{byte})"/>; a backend over a file descriptor writes them straight from guest RAM.
+    /// buffers; each checked to lie in guest RAM). False when the backend cannot take it now (its queue is full) and
+    /// nothing was sent: the device keeps the frame, and the guest's later ones behind it, until the backend can take
+    /// more (<see cref="PollFd"/> polls writable, or <see cref="WaitWritable"/>), then offers it again. This default
+    /// gathers the ranges into one buffer for <see cref="Write(ReadOnlySpan{byte})"/> and always takes the packet; a
+    /// backend over a file descriptor writes them straight from guest RAM.
     /// </summary>
-    void Write(IGuestMemory memory, ReadOnlySpan<GuestRange> packet) => PacketGather.CopyThenWrite(memory, packet, Write);
+    bool TryWrite(IGuestMemory memory, ReadOnlySpan<GuestRange> packet)
+    {
+        PacketGather.CopyThenWrite(memory, packet, Write);
+        return true;
+    }
 
     /// <summary>Waits up to <paramref name="timeoutMs"/> for a packet to read; true when one is there.</summary>
     bool WaitReadable(int timeoutMs);
 
     /// <summary>
-    /// A descriptor that polls readable (POLLIN) while a packet is there, and POLLERR/POLLHUP once the backend is gone;
-    /// the device's I/O loop waits on it together with the doorbells. This default, -1, is for a backend without one
+    /// For a backend without <see cref="PollFd"/> that refused a packet (<see cref="TryWrite"/> false): waits up to
+    /// <paramref name="timeoutMs"/> for room; true when the device should offer it again. This default: always room.
+    /// </summary>
+    bool WaitWritable(int timeoutMs) => true;
+
+    /// <summary>
+    /// A descriptor that polls readable (POLLIN) while a packet is there, writable (POLLOUT) while a packet can be sent,
+    /// and POLLERR/POLLHUP once the backend is gone; the device's I/O loop waits on it together with the doorbells. This default, -1, is for a backend without one
     /// (a test double): the loop then checks <see cref="WaitReadable"/> between short polls of the doorbells.
     /// </summary>
     int PollFd => -1;

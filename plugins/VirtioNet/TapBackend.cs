@@ -47,6 +47,13 @@ public sealed class TapBackend : INetBackend
             BinaryPrimitives.WriteInt32LittleEndian(size, VnetHeaderSize);
             Check(TapNative.Ioctl(handle, TapNative.TunSetVnetHdrSz, size), "TUNSETVNETHDRSZ");
             Check(TapNative.Ioctl(handle, TapNative.TunSetOffload, 0), "TUNSETOFFLOAD");
+            // The interface's send buffer bounds the bytes of our frames still queued in the host's stack; at the kernel's
+            // default (net.core.wmem_default, ~208 KiB: three or four 64 KiB TSO frames) a write fails with EAGAIN while
+            // the receiving socket's backlog holds a few. Unlimited, as QEMU sets it (its sndbuf=0 default): a frame is
+            // then only ever refused when the host's stack is really out of memory, and waits for room, not dropped.
+            var sndbuf = new byte[4];
+            BinaryPrimitives.WriteInt32LittleEndian(sndbuf, int.MaxValue);
+            Check(TapNative.Ioctl(handle, TapNative.TunSetSndBuf, sndbuf), "TUNSETSNDBUF");
             // Non-blocking, so the receive thread reads until the queue is empty and polls only then (one poll per
             // burst, not per frame); a read with nothing there returns -1 (EAGAIN).
             int flags = TapNative.Fcntl(handle, TapNative.FGetFl, 0);
@@ -73,17 +80,34 @@ public sealed class TapBackend : INetBackend
     public void Write(ReadOnlySpan<byte> packet) => _stream.Write(packet);
 
     /// <inheritdoc/>
-    public void Write(IGuestMemory memory, ReadOnlySpan<GuestRange> packet)
+    public bool TryWrite(IGuestMemory memory, ReadOnlySpan<GuestRange> packet)
     {
         if (memory is not IGuestMemoryFileIo io || packet.Length > io.MaxRanges)
         {
-            PacketGather.CopyThenWrite(memory, packet, Write);
-            return;
+            bool taken = true;
+            PacketGather.CopyThenWrite(memory, packet, bytes => taken = TryWrite(bytes));
+            return taken;
         }
-        // One writev straight from guest RAM: one write is one frame for a TAP, and it takes all or nothing.
+        // One writev straight from guest RAM: one write is one frame for a TAP, and it takes all or nothing; -1 is
+        // EAGAIN (the interface's send buffer is full: the frames it took are still queued in the host's stack).
         long written = io.WriteToFile(_handle, packet, -1);
+        if (written < 0) return false;
         int length = PacketGather.Length(packet);
         if (written != length) throw new IOException($"TAP took {written} of {length} bytes");
+        return true;
+    }
+
+    private bool TryWrite(ReadOnlySpan<byte> packet)
+    {
+        while (true)
+        {
+            nint n = TapNative.Write(_handle, packet, (nuint)packet.Length);
+            if (n == packet.Length) return true;
+            if (n >= 0) throw new IOException($"TAP took {n} of {packet.Length} bytes");
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno == TapNative.EAgain) return false;
+            if (errno != TapNative.EIntr) throw new IOException($"write to TAP {Name} failed: {Marshal.GetPInvokeErrorMessage(errno)}");
+        }
     }
 
     /// <summary>
@@ -99,6 +123,17 @@ public sealed class TapBackend : INetBackend
 
     /// <inheritdoc/>
     public int PollFd => (int)_handle.DangerousGetHandle();
+
+    /// <summary>The interface's send buffer in bytes (TUNGETSNDBUF).</summary>
+    public int SendBufferBytes
+    {
+        get
+        {
+            var value = new byte[4];
+            Check(TapNative.Ioctl(_handle, TapNative.TunGetSndBuf, value), "TUNGETSNDBUF");
+            return BinaryPrimitives.ReadInt32LittleEndian(value);
+        }
+    }
 
     /// <summary>Reads one frame into <paramref name="buffer"/>; -1 when none is there (the descriptor is non-blocking).</summary>
     public int Read(Span<byte> buffer)

@@ -26,8 +26,11 @@ public sealed partial class VirtioNetDevice
         {
             while (!_stopping)
             {
-                var ready = waiter.Wait(includeBackend: receive is { WaitingForBuffers: false }, txBusy || rxBusy ? 0 : IdleWaitMs);
-                if (tx is not null && (txBusy || (ready & NetLoopWaiter.Ready.TxDoorbell) != 0)) txBusy = Transmit(active, tx, TxBudget);
+                // A frame the backend refused (here or in QueueNotified) waits for room: the TAP polled writable.
+                bool txBlocked = _txPending is not null;
+                var ready = waiter.Wait(includeBackend: receive is { WaitingForBuffers: false }, txBusy || rxBusy ? 0 : IdleWaitMs, waitWritable: txBlocked);
+                bool txReady = txBlocked ? (ready & NetLoopWaiter.Ready.BackendWritable) != 0 : txBusy || (ready & NetLoopWaiter.Ready.TxDoorbell) != 0;
+                if (tx is not null && txReady) txBusy = Transmit(active, tx, TxBudget) == TxOutcome.Budget;
                 else txBusy = false;
                 // Waiting for guest buffers, every wake-up (their doorbell, or the timeout) is a reason to look again.
                 bool backendReady = receive is not null && (receive.WaitingForBuffers || (ready & NetLoopWaiter.Ready.Backend) != 0);

@@ -151,7 +151,10 @@ public sealed partial class VirtioNetDevice : IVirtioDevice
         // which may be waiting for the buffers it announces.
         if (queue == TxQueue && _active is { } active && active.Queues[TxQueue] is { } tx)
         {
-            while (Transmit(active, tx, TxBudget)) { }
+            TxOutcome outcome;
+            while ((outcome = Transmit(active, tx, TxBudget)) == TxOutcome.Budget) { }
+            // The loop waits for the backend's room and sends the held frame.
+            if (outcome == TxOutcome.Blocked) _waiter?.Wake();
         }
         else if (queue == RxQueue)
         {
@@ -159,13 +162,29 @@ public sealed partial class VirtioNetDevice : IVirtioDevice
         }
     }
 
-    // Sends up to `budget` frames; true when the budget ran out (chains may be left: the caller comes back at once).
-    private bool Transmit(VirtioActivation active, SplitVirtqueue tx, int budget)
+    /// <summary>How a turn of transmitting ended.</summary>
+    private enum TxOutcome
+    {
+        /// <summary>The ring is empty (and, with EVENT_IDX, the driver was asked to notify at its next frame).</summary>
+        Idle,
+        /// <summary>The budget ran out: chains may be left, the caller comes back at once.</summary>
+        Budget,
+        /// <summary>The backend refused a frame (its queue is full): it is held in <see cref="_txPending"/>, first of the next turn.</summary>
+        Blocked,
+    }
+
+    // A frame the backend refused, not yet returned to the guest: sent before any other once the backend has room, so
+    // none is lost and the order holds. Set and cleared under _txLock; read by the loop to know what to wait for.
+    private volatile DescriptorChain? _txPending;
+    private long _txBlocked;
+
+    // Sends up to `budget` frames.
+    private TxOutcome Transmit(VirtioActivation active, SplitVirtqueue tx, int budget)
     {
         lock (_txLock) return TransmitLocked(active, tx, budget);
     }
 
-    private bool TransmitLocked(VirtioActivation active, SplitVirtqueue tx, int budget)
+    private TxOutcome TransmitLocked(VirtioActivation active, SplitVirtqueue tx, int budget)
     {
         // Timed for 1 call in TimingSample and scaled, as the frames' writes are: in L1 (HPET clock source) every
         // clock read is a system call, and a profile put ~6 % of this thread's time in the kernel's read_hpet.
@@ -174,35 +193,25 @@ public sealed partial class VirtioNetDevice : IVirtioDevice
         _txCalls++;
         Span<byte> gsoType = stackalloc byte[1];
         int sent = 0;
-        while (sent < budget && tx.TryPop(out var chain))
+        var outcome = TxOutcome.Idle;
+        while (true)
         {
+            if (sent == budget)
+            {
+                outcome = TxOutcome.Budget;
+                break;
+            }
+            var chain = _txPending;
+            _txPending = null;
+            if (chain is null && !tx.TryPop(out chain)) break;
+            if (!Send(active, chain, gsoType))
+            {
+                _txPending = chain;
+                _txBlocked++;
+                outcome = TxOutcome.Blocked;
+                break;
+            }
             sent++;
-            ulong length = chain.ReadableLength;
-            if (chain.Error is not null || length < TapBackend.VnetHeaderSize || length > MaxPacket || _backend is null)
-            {
-                Interlocked.Increment(ref _txDropped);
-            }
-            else
-            {
-                try
-                {
-                    // The frame goes from the chain's guest buffers to the backend with no copy of ours (writev).
-                    var packet = Ranges(chain);
-                    bool timed = (_txPackets & (TimingSample - 1)) == 0;
-                    long writeStart = timed ? Stopwatch.GetTimestamp() : 0;
-                    _backend.Write(active.Memory, packet);
-                    if (timed) _txWriteTicks += (Stopwatch.GetTimestamp() - writeStart) * TimingSample;
-                    _txPackets++;
-                    _txBytes += (long)length;
-                    if (chain.Read(active.Memory, 1, gsoType) == 1 && gsoType[0] != 0) _txGso++;   // virtio_net_hdr.gso_type
-                }
-                catch (Exception e) when (e is IOException or GuestMemoryException)
-                {
-                    // A frame the TAP refuses (bad GSO header from the guest, interface down) is dropped, like a wire would.
-                    Interlocked.Increment(ref _txDropped);
-                    _logger.LogDebug(e, "virtio-net: TAP refused a frame");
-                }
-            }
             tx.AddUsed(chain.Head, 0);
             // With EVENT_IDX the driver says (used_event) after which completion it wants an interrupt: Linux asks
             // when about 3/4 of its outstanding frames are done, so it can free them while we work on the rest.
@@ -211,7 +220,39 @@ public sealed partial class VirtioNetDevice : IVirtioDevice
         }
         if (!tx.EventIdx) tx.NotifyIfNeeded();
         if (timedCall) _txBusyTicks += (Stopwatch.GetTimestamp() - start) * TimingSample;
-        return sent == budget;
+        return outcome;
+    }
+
+    // Hands one chain's frame to the backend; false when the backend cannot take it now (nothing sent). A malformed
+    // chain or a frame the backend rejects is dropped (true: it goes back to the guest as done).
+    private bool Send(VirtioActivation active, DescriptorChain chain, Span<byte> gsoType)
+    {
+        ulong length = chain.ReadableLength;
+        if (chain.Error is not null || length < TapBackend.VnetHeaderSize || length > MaxPacket || _backend is null)
+        {
+            Interlocked.Increment(ref _txDropped);
+            return true;
+        }
+        try
+        {
+            // The frame goes from the chain's guest buffers to the backend with no copy of ours (writev).
+            var packet = Ranges(chain);
+            bool timed = (_txPackets & (TimingSample - 1)) == 0;
+            long writeStart = timed ? Stopwatch.GetTimestamp() : 0;
+            bool taken = _backend.TryWrite(active.Memory, packet);
+            if (timed) _txWriteTicks += (Stopwatch.GetTimestamp() - writeStart) * TimingSample;
+            if (!taken) return false;
+            _txPackets++;
+            _txBytes += (long)length;
+            if (chain.Read(active.Memory, 1, gsoType) == 1 && gsoType[0] != 0) _txGso++;   // virtio_net_hdr.gso_type
+        }
+        catch (Exception e) when (e is IOException or GuestMemoryException)
+        {
+            // A frame the TAP rejects (bad GSO header from the guest, interface down) is dropped, like a wire would.
+            Interlocked.Increment(ref _txDropped);
+            _logger.LogDebug(e, "virtio-net: TAP rejected a frame");
+        }
+        return true;
     }
 
     // The chain's readable buffers as guest ranges, in a buffer reused across frames (under _txLock).
@@ -235,15 +276,17 @@ public sealed partial class VirtioNetDevice : IVirtioDevice
         _waiter = null;
         if (_active is not null)
             _logger.LogInformation("virtio-net: reset; rx {RxPackets} packets, {RxBytes} bytes, {RxGso} GSO, {RxMerged} mergeable buffers ({RxDropped} dropped, {RxUnusable} unusable buffers, {Waits} waits for a guest buffer), {RxBusyMs:F0} ms busy of which {RxReadMs:F0} ms in TAP reads (sampled); " +
-                "tx {TxPackets} packets, {TxBytes} bytes, {TxGso} GSO ({TxDropped} dropped) in {TxCalls} doorbell batches, " +
+                "tx {TxPackets} packets, {TxBytes} bytes, {TxGso} GSO ({TxDropped} dropped, {TxBlocked} waits for room in the backend) in {TxCalls} doorbell batches, " +
                 "{TxBusyMs:F0} ms busy of which {TxWriteMs:F0} ms in TAP writes (sampled); I/O thread CPU {IoCpuMs} ms",
                 Interlocked.Read(ref _rxPackets), Interlocked.Read(ref _rxBytes), Interlocked.Read(ref _rxGso), Interlocked.Read(ref _rxMerged), RxDropped, Interlocked.Read(ref _rxUnusable), Interlocked.Read(ref _rxBufferWaits),
                 Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _rxBusyTicks)).TotalMilliseconds,
                 Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _rxReadTicks)).TotalMilliseconds,
-                Interlocked.Read(ref _txPackets), Interlocked.Read(ref _txBytes), Interlocked.Read(ref _txGso), TxDropped, Interlocked.Read(ref _txCalls),
+                Interlocked.Read(ref _txPackets), Interlocked.Read(ref _txBytes), Interlocked.Read(ref _txGso), TxDropped, Interlocked.Read(ref _txBlocked), Interlocked.Read(ref _txCalls),
                 Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _txBusyTicks)).TotalMilliseconds,
                 Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _txWriteTicks)).TotalMilliseconds, Interlocked.Read(ref _ioCpuMs));
         _active = null;
+        // A frame held for the backend goes with the queue it came from.
+        _txPending = null;
         try
         {
             _backend?.SetOffload(0);

@@ -16,9 +16,11 @@ internal static partial class TapNative
     public const uint TunSetIff = 0x400454CA;        // _IOW('T', 202, int)
     public const uint TunSetOffload = 0x400454D0;    // _IOW('T', 208, unsigned int)
     public const uint TunSetVnetHdrSz = 0x400454D8;  // _IOW('T', 216, int)
+    public const uint TunGetSndBuf = 0x800454D3;     // _IOR('T', 211, int)
+    public const uint TunSetSndBuf = 0x400454D4;     // _IOW('T', 212, int)
     public const short IffTap = 0x0002, IffNoPi = 0x1000, IffVnetHdr = 0x4000;
     public const uint TunFCsum = 0x01, TunFTso4 = 0x02, TunFTso6 = 0x04, TunFTsoEcn = 0x08;
-    public const short PollIn = 0x001, PollErr = 0x008, PollHup = 0x010, PollNval = 0x020;
+    public const short PollIn = 0x001, PollOut = 0x004, PollErr = 0x008, PollHup = 0x010, PollNval = 0x020;
     public const int EfdNonBlock = 0x800, EfdCloExec = 0x80000;
     public const int FGetFl = 3, FSetFl = 4, ONonBlock = 0x800, EAgain = 11, EIntr = 4;
 

@@ -25,6 +25,28 @@ internal sealed class FakeNetBackend : INetBackend
 
     public void Write(ReadOnlySpan<byte> packet) => Sent.Enqueue(packet.ToArray());
 
+    /// <summary>Set: the backend's queue is full, every frame offered is refused (counted in <see cref="Refused"/>).</summary>
+    public volatile bool Full;
+    public int Refused, WritableWaits;
+
+    public bool TryWrite(IGuestMemory memory, ReadOnlySpan<GuestRange> packet)
+    {
+        if (Full)
+        {
+            Interlocked.Increment(ref Refused);
+            return false;
+        }
+        PacketGather.CopyThenWrite(memory, packet, Write);
+        return true;
+    }
+
+    public bool WaitWritable(int timeoutMs)
+    {
+        Interlocked.Increment(ref WritableWaits);
+        if (Full) Thread.Sleep(Math.Min(timeoutMs, 1));
+        return !Full;
+    }
+
     public bool WaitReadable(int timeoutMs) => Open.Wait(timeoutMs) && (_next is not null || ToGuest.TryTake(out _next, timeoutMs));
 
     public int Read(Span<byte> buffer)
@@ -201,6 +223,64 @@ public sealed class VirtioNetTests : IDisposable
     }
 
     [Fact]
+    public void Frames_the_backend_refuses_wait_for_room_in_order_and_none_is_lost_or_completed_early()
+    {
+        // A TAP whose send buffer is full answers EAGAIN: the frame is held (not returned to the guest, not dropped)
+        // and sent, before the ones queued behind it, once the backend has room.
+        using var backend = new FakeNetBackend { Full = true };
+        var device = Start(backend);
+        var packets = Enumerable.Range(0, 5).Select(i => RandomPacket(60 + 100 * i)).ToArray();
+        ulong address = TxBuffer;
+        foreach (var p in packets)
+        {
+            _memory.Write(address, p);
+            _tx.Submit(new GuestBuffer(address, 12, false), new GuestBuffer(address + 12, (uint)p.Length - 12, false));
+            address += 0x800;
+        }
+        _driver.Kick(1);
+        Assert.True(SpinWait.SpinUntil(() => Volatile.Read(ref backend.WritableWaits) >= 3, TimeSpan.FromSeconds(10)),
+            "the device did not wait for room after the backend refused a frame");
+        Assert.Equal(1, backend.Refused);   // offered once, then held: no retry until there is room
+        Assert.Equal(0, _tx.UsedIndex);   // nothing completed while the first frame is held
+        Assert.Empty(backend.Sent);
+        backend.Full = false;
+        for (int i = 0; i < packets.Length; i++) _tx.WaitUsed(TimeSpan.FromSeconds(10));
+        Assert.Equal(packets.Length, backend.Sent.Count);
+        foreach (var p in packets)
+        {
+            Assert.True(backend.Sent.TryDequeue(out var sent));
+            Assert.Equal(p, sent);
+        }
+        Assert.Equal(0, device.TxDropped);
+        // The loop serves doorbells again afterwards.
+        var next = RandomPacket(80);
+        Send(next);
+        Assert.True(backend.Sent.TryDequeue(out var last));
+        Assert.Equal(next, last);
+    }
+
+    [Fact]
+    public void A_frame_refused_on_an_mmio_doorbell_is_sent_by_the_io_loop_once_there_is_room()
+    {
+        // The doorbell without an ioeventfd transmits on the caller's thread; a refusal there hands the held frame
+        // to the I/O loop, which waits for room.
+        using var backend = new FakeNetBackend { Full = true };
+        var device = Start(backend);
+        var packet = RandomPacket(200);
+        _memory.Write(TxBuffer, packet);
+        _tx.Submit(new GuestBuffer(TxBuffer, 12, false), new GuestBuffer(TxBuffer + 12, (uint)packet.Length - 12, false));
+        _driver.Kick(1, forceMmio: true);
+        Assert.True(SpinWait.SpinUntil(() => Volatile.Read(ref backend.WritableWaits) >= 3, TimeSpan.FromSeconds(10)),
+            "the I/O loop did not wait for room for the frame refused on the doorbell");
+        Assert.Equal(0, _tx.UsedIndex);
+        backend.Full = false;
+        _tx.WaitUsed(TimeSpan.FromSeconds(10));
+        Assert.True(backend.Sent.TryDequeue(out var sent));
+        Assert.Equal(packet, sent);
+        Assert.Equal(0, device.TxDropped);
+    }
+
+    [Fact]
     public void Frames_of_different_sizes_across_doorbells_reach_the_backend_exactly()
     {
         // The TX frame buffer is reused across doorbells: a short frame after a long one must carry none of the
@@ -314,6 +394,14 @@ public sealed class VirtioNetTests : IDisposable
         // The VMM's guest RAM offers writev/readv: TX frames leave and RX frames arrive with no copy of ours.
         UseVmmMemory();
         TapRoundTrip("pvmv");
+    }
+
+    [TapFact]
+    public void A_tap_is_opened_with_an_unlimited_send_buffer_so_frames_queued_in_the_host_do_not_refuse_the_next()
+    {
+        // The kernel's default (net.core.wmem_default) holds three or four 64 KiB TSO frames; QEMU sets it unlimited too.
+        using var tap = TapBackend.Open($"pvms{Environment.ProcessId % 100000}");
+        Assert.Equal(int.MaxValue, tap.SendBufferBytes);
     }
 
     [TapFact]
