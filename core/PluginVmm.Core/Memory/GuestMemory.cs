@@ -29,10 +29,7 @@ public sealed unsafe partial class GuestMemory : IGuestMemory, IGuestMemoryFileI
         {
             foreach (var (start, size) in ranges)
             {
-                // SAFETY: a fresh anonymous mapping; the kernel picks the address. NORESERVE: pages are committed on touch.
-                void* p = LibC.Mmap(null, (nuint)size, LibC.PROT_READ | LibC.PROT_WRITE,
-                    LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS | LibC.MAP_NORESERVE, -1, 0);
-                if ((nint)p == LibC.MAP_FAILED) throw ErrnoException.FromLastError($"mmap of {size >> 20} MiB guest RAM");
+                void* p = MapAligned(size);
                 // Best effort: huge pages cut TLB misses; a fork (e.g. a helper process) must not copy guest RAM.
                 _ = LibC.Madvise(p, (nuint)size, LibC.MADV_HUGEPAGE);
                 _ = LibC.Madvise(p, (nuint)size, LibC.MADV_DONTFORK);
@@ -45,6 +42,27 @@ public sealed unsafe partial class GuestMemory : IGuestMemory, IGuestMemoryFileI
             throw;
         }
         return new GuestMemory([.. regions]);
+    }
+
+    // Huge pages reach the guest only when the host address and the guest address of each 2 MiB page agree modulo
+    // 2 MiB: KVM maps a memslot with 2 MiB nested page table entries only then (else every guest page is a 4 KiB entry,
+    // and each TLB miss of the guest walks one level more). Linux before 6.7 places an anonymous mapping at any 4 KiB
+    // boundary, so map 2 MiB more and give back the unaligned head and tail (QEMU aligns its RAM the same way).
+    private const ulong HugePage = 2UL << 20;
+
+    private static void* MapAligned(ulong size)
+    {
+        ulong reserve = size + HugePage;
+        // SAFETY: a fresh anonymous mapping; the kernel picks the address. NORESERVE: pages are committed on touch.
+        void* p = LibC.Mmap(null, (nuint)reserve, LibC.PROT_READ | LibC.PROT_WRITE,
+            LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS | LibC.MAP_NORESERVE, -1, 0);
+        if ((nint)p == LibC.MAP_FAILED) throw ErrnoException.FromLastError($"mmap of {size >> 20} MiB guest RAM");
+        ulong start = (ulong)p, aligned = (start + HugePage - 1) & ~(HugePage - 1);
+        // SAFETY: both pieces lie inside the mapping just made and outside [aligned, aligned + size).
+        if (aligned > start) _ = LibC.Munmap(p, (nuint)(aligned - start));
+        ulong tail = start + reserve - (aligned + size);
+        if (tail > 0) _ = LibC.Munmap((void*)(aligned + size), (nuint)tail);
+        return (void*)aligned;
     }
 
     /// <summary>The RAM regions, sorted by guest address.</summary>

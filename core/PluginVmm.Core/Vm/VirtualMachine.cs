@@ -194,6 +194,8 @@ public sealed class VirtualMachine : IDisposable
         }
         _serial?.Flush();
         Hosting.StartupTrace.Mark("vCPU threads joined");
+        if (Memory.HugePageBytes() is { } huge)
+            _logger.LogInformation("guest RAM: {Huge} of {Total} MiB in huge pages", huge >> 20, Memory.TotalBytes >> 20);
         return exit;
     }
 

@@ -15,6 +15,50 @@ public sealed class GuestMemoryTests
     }
 
     [Fact]
+    public void Each_region_lies_at_a_host_address_that_agrees_with_its_guest_address_modulo_2MiB()
+    {
+        // Else KVM maps the guest with 4 KiB nested page table entries only, huge pages or not. Several mappings in a
+        // row: the kernel's choice would land on a 2 MiB boundary by chance one time in 512.
+        const ulong huge = 2UL << 20;
+        var all = new List<GuestMemory>();
+        try
+        {
+            foreach (ulong size in new ulong[] { 64UL << 20, (3UL << 20) + 4096, 5UL << 30 })
+            {
+                var mem = GuestMemory.Create(size);
+                all.Add(mem);
+                foreach (var r in mem.Regions) Assert.Equal(r.GuestAddress % huge, (ulong)r.HostAddress % huge);
+                // The whole region is usable, first byte to last.
+                var last = mem.Regions[^1];
+                mem.WriteU32(last.GuestAddress + last.Size - 4, 0xA5A5A5A5);
+                Assert.Equal(0xA5A5A5A5u, mem.ReadU32(last.GuestAddress + last.Size - 4));
+            }
+        }
+        finally
+        {
+            foreach (var m in all) m.Dispose();
+        }
+    }
+
+    [Fact]
+    public void Touched_guest_ram_is_backed_by_huge_pages_where_the_host_allows_them()
+    {
+        string thp = File.Exists("/sys/kernel/mm/transparent_hugepage/enabled") ? File.ReadAllText("/sys/kernel/mm/transparent_hugepage/enabled") : "";
+        using var mem = GuestMemory.Create(16UL << 20);
+        Assert.Equal(0, mem.HugePageBytes());   // nothing touched yet (NORESERVE, committed on touch)
+        for (ulong a = 0; a < 16UL << 20; a += 4096) mem.WriteU32(a, 1);
+        long huge = mem.HugePageBytes() ?? -1;
+        Assert.InRange(huge, 0, 16L << 20);
+        if (thp.Contains("[never]") || thp.Length == 0)
+        {
+            Console.WriteLine($"huge pages not checked: transparent huge pages are off on this host ({thp.Trim()})");
+            return;
+        }
+        // MADV_HUGEPAGE over 2 MiB-aligned RAM: the first touch of each 2 MiB page faults in a huge page.
+        Assert.True(huge >= 8L << 20, $"only {huge >> 10} KiB of 16 MiB touched guest RAM in huge pages (THP: {thp.Trim()})");
+    }
+
+    [Fact]
     public void Accesses_AreBoundsChecked()
     {
         using var mem = GuestMemory.Create(1 << 20);
