@@ -24,7 +24,8 @@ def runs_by_l1(path):
         if not m:
             continue
         key, value = m.groups()
-        if key == "l1_boot_s":
+        # every L1 boot: l1_boot_s, or l1_boot_attemptN_s for the fresh L1 that re-runs what a frozen one left
+        if re.fullmatch(r"l1_boot(_attempt\d+)?_s", key):
             if current:
                 boots.append(current)
             current, values = [], {}
