@@ -19,12 +19,10 @@ public sealed class TapBackend : INetBackend
     public const int VnetHeaderSize = 12;
 
     private readonly SafeFileHandle _handle;
-    private readonly FileStream _stream;
 
     private TapBackend(SafeFileHandle handle, string name)
     {
         _handle = handle;
-        _stream = new FileStream(handle, FileAccess.ReadWrite, bufferSize: 0);
         Name = name;
     }
 
@@ -77,7 +75,10 @@ public sealed class TapBackend : INetBackend
     public void SetOffload(uint tunFlags) => Check(TapNative.Ioctl(_handle, TapNative.TunSetOffload, tunFlags), "TUNSETOFFLOAD");
 
     /// <inheritdoc/>
-    public void Write(ReadOnlySpan<byte> packet) => _stream.Write(packet);
+    public void Write(ReadOnlySpan<byte> packet)
+    {
+        if (!TryWrite(packet)) throw new IOException($"TAP {Name} is full (EAGAIN)");
+    }
 
     /// <inheritdoc/>
     public bool TryWrite(IGuestMemory memory, ReadOnlySpan<GuestRange> packet)
@@ -158,5 +159,5 @@ public sealed class TapBackend : INetBackend
     }
 
     /// <inheritdoc/>
-    public void Dispose() => _stream.Dispose();
+    public void Dispose() => _handle.Dispose();
 }

@@ -4,7 +4,7 @@ namespace PluginVmm.Core.Memory;
 
 // How much of guest RAM the host backs with transparent huge pages (AnonHugePages in /proc/self/smaps): a guest
 // whose RAM stays in 4 KiB pages runs with 4 KiB nested page table entries, and every TLB miss costs more. Logged at
-// VM exit so a slow guest can be told from a fragmented host (or THP "never").
+// VM exit with --log-level Debug, so a slow guest can be told from a fragmented host (or THP "never").
 public sealed partial class GuestMemory
 {
     /// <summary>Bytes of guest RAM in huge pages now; null when /proc/self/smaps cannot be read.</summary>

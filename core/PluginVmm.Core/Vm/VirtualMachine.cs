@@ -194,8 +194,10 @@ public sealed class VirtualMachine : IDisposable
         }
         _serial?.Flush();
         Hosting.StartupTrace.Mark("vCPU threads joined");
-        if (Memory.HugePageBytes() is { } huge)
-            _logger.LogInformation("guest RAM: {Huge} of {Total} MiB in huge pages", huge >> 20, Memory.TotalBytes >> 20);
+        // Debug only: /proc/self/smaps walks the page tables of every mapping, guest RAM's included (tens of ms for a
+        // large guest), which an ordinary exit should not pay.
+        if (_logger.IsEnabled(LogLevel.Debug) && Memory.HugePageBytes() is { } huge)
+            _logger.LogDebug("guest RAM: {Huge} of {Total} MiB in huge pages", huge >> 20, Memory.TotalBytes >> 20);
         return exit;
     }
 
