@@ -21,6 +21,13 @@ internal sealed record CliEnvironment
     /// <summary>Folder of the installed host (vmm.dll and plugins/), the source of <c>vmm publish</c>.</summary>
     public required string HostDirectory { get; init; }
 
+    /// <summary>What the host's /dev/kvm can do; decides the backend of <c>vmm run</c> in auto mode.</summary>
+    public Func<KvmProbeResult> ProbeKvm { get; init; } = KvmProbe.Probe;
+
+    /// <summary>Runs <c>vmm ARGS</c> in the nested helper and returns its exit code (arguments, cancellation).</summary>
+    public Func<string[], CancellationToken, int> RunNested { get; init; } =
+        (args, ct) => new Nested.NestedRunner(Nested.HelperPaths.ForUser(), Console.OpenStandardOutput(), Console.Error).Run(args, ct);
+
     /// <summary>The real process: console writers, console logging to stderr, the host's own folder.</summary>
     public static CliEnvironment ForProcess(IVmRunner runner) => new()
     {

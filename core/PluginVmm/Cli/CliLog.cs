@@ -14,6 +14,9 @@ internal static partial class CliLog
     [LoggerMessage(3, LogLevel.Debug, "Using {Count} device plugin(s) from {Directory}")]
     public static partial void PluginsLoaded(ILogger logger, int count, string directory);
 
+    [LoggerMessage(5, LogLevel.Debug, "Handing {Config} to the nested helper")]
+    public static partial void StartingNestedVm(ILogger logger, string config);
+
     [LoggerMessage(4, LogLevel.Debug, "VMM failure")]
     public static partial void VmmFailed(ILogger logger, Exception exception);
 }

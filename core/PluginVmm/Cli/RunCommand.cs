@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using PluginVmm.Core.Config;
 using PluginVmm.Core.Hosting;
 using PluginVmm.Core.Plugins;
+using PluginVmm.Nested;
 
 namespace PluginVmm.Cli;
 
@@ -22,6 +23,11 @@ internal sealed class RunCommand
     private readonly Option<long?> _memory = CliOptions.Integer(ConfigOverrides.MemoryOption, "Guest RAM in MiB instead of vm.memory_mib", "mib");
     private readonly Option<long?> _vcpus = CliOptions.Integer(ConfigOverrides.VcpusOption, "vCPU count instead of vm.vcpus", "n");
     private readonly Option<string?> _pluginsDir = new(ConfigOverrides.PluginsDirOption) { Description = "Plugins folder instead of vm.plugins_dir", HelpName = "dir" };
+    private readonly Option<string?> _backend = new(Backend.Option)
+    {
+        Description = $"Where the VM runs: auto (the host's KVM when it can run Linux, else the nested helper), kvm or nested; default ${Backend.EnvironmentVariable} or auto",
+        HelpName = "auto|kvm|nested",
+    };
 
     public RunCommand(CliEnvironment env, Option<LogLevel> logLevel)
     {
@@ -29,12 +35,37 @@ internal sealed class RunCommand
         _logLevel = logLevel;
         Command = new Command("run", "Boot a VM described by a TOML file")
         {
-            _file, _config, _kernel, _cmdline, _memory, _vcpus, _pluginsDir,
+            _file, _config, _kernel, _cmdline, _memory, _vcpus, _pluginsDir, _backend,
         };
         Command.SetAction((result, cancellationToken) => Task.FromResult(Run(result, cancellationToken)));
     }
 
     public Command Command { get; }
+
+    /// <summary>The <c>vmm run</c> options the helper's VMM gets again, with the paths made absolute and the host's KVM chosen.</summary>
+    internal IEnumerable<(string Option, string? Value)> Overrides(ParseResult result)
+    {
+        yield return (_kernel.Name, result.GetValue(_kernel));
+        yield return (_cmdline.Name, result.GetValue(_cmdline));
+        yield return (_memory.Name, result.GetValue(_memory)?.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        yield return (_vcpus.Name, result.GetValue(_vcpus)?.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        yield return (_pluginsDir.Name, result.GetValue(_pluginsDir));
+        yield return (_logLevel.Name, result.GetValue(_logLevel).ToString());
+    }
+
+    internal string ConfigPath(ParseResult result) => Path.GetFullPath(result.GetValue(_file) ?? result.GetValue(_config)!);
+
+    /// <summary>--backend, else $PLUGINVMM_BACKEND, else auto; null after printing why the value is bad.</summary>
+    private BackendKind? RequestedBackend(ParseResult result)
+    {
+        var (text, source) = result.GetValue(_backend) is { } given
+            ? (given, Backend.Option)
+            : (Environment.GetEnvironmentVariable(Backend.EnvironmentVariable), Backend.EnvironmentVariable);
+        if (string.IsNullOrEmpty(text)) return BackendKind.Auto;
+        var kind = Backend.Parse(text, source, out var error);
+        if (error is not null) CliOutput.Error(_env.Error, error);
+        return kind;
+    }
 
     private int Run(ParseResult result, CancellationToken cancellationToken)
     {
@@ -52,6 +83,8 @@ internal sealed class RunCommand
             CliOutput.Error(_env.Error, "run: no config file; use `vmm run FILE.toml` or `vmm run --config FILE.toml`");
             return ExitCodes.ConfigError;
         }
+
+        if (RequestedBackend(result) is not { } requested) return ExitCodes.ConfigError;
 
         using var loggerFactory = _env.CreateLoggerFactory(result.GetValue(_logLevel));
         var logger = loggerFactory.CreateLogger("vmm");
@@ -85,6 +118,17 @@ internal sealed class RunCommand
             CliOutput.Error(_env.Error, $"not starting a VM while plugins in {catalog.Directory} are refused or conflict (see above)");
         }
         if (loaded.Config is not { } config || catalog.HasErrors) return ExitCodes.ConfigError;
+
+        var (backend, notice) = Backend.Resolve(requested, _env.ProbeKvm);
+        if (backend == BackendKind.Nested)
+        {
+            var refused = NestedPreflight.Check(config, HelperVm.MemoryMib);
+            CliOutput.Diagnostics(_env.Error, refused);
+            if (refused.Count > 0) return ExitCodes.ConfigError;
+            if (notice is not null) _env.Error.WriteLine(notice);
+            CliLog.StartingNestedVm(logger, config.ConfigPath);
+            return _env.RunNested(NestedPreflight.ForwardedArguments(result, this), cancellationToken);
+        }
 
         CliLog.StartingVm(logger, config.ConfigPath, config.MemoryMib, config.Vcpus, config.KernelPath, config.Devices.Count);
         try

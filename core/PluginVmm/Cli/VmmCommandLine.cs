@@ -28,6 +28,8 @@ internal sealed class VmmCommandLine
             new RunCommand(env, logLevel).Command,
             new PluginsCommand(env, logLevel).Command,
             new PublishCommand(env).Command,
+            new DoctorCommand(env).Command,
+            Nested.AgentCommand.Create(),
         };
         _root.Options.Add(logLevel);
     }
@@ -41,6 +43,13 @@ internal sealed class VmmCommandLine
             _env.Error.WriteLine("Run 'vmm --help' for usage.");
             return Task.FromResult(ExitCodes.ConfigError);
         }
-        return result.InvokeAsync(new InvocationConfiguration { Output = _env.Out, Error = _env.Error }, cancellationToken);
+        return result.InvokeAsync(new InvocationConfiguration
+        {
+            Output = _env.Out,
+            Error = _env.Error,
+            // A nested VM stops through its helper, which takes longer than System.CommandLine's 2 s default; every
+            // runner bounds its own stop, so the process never ends before the VM's exit code is known.
+            ProcessTerminationTimeout = null,
+        }, cancellationToken);
     }
 }
