@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
 using PluginVmm.Core.Hosting;
 
 namespace PluginVmm.Nested;
@@ -18,6 +19,8 @@ internal sealed class NestedAgent(string token, TimeSpan idle, TextWriter log)
     private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(15);
     private readonly byte[] _token = Encoding.UTF8.GetBytes(token);
     private readonly Stopwatch _uptime = Stopwatch.StartNew();
+    private readonly object _standbyLock = new();
+    private (string Key, Process Process)? _standby;
     private int _sessions;
     private long _lastActivity = Environment.TickCount64;
 
@@ -103,25 +106,90 @@ internal sealed class NestedAgent(string token, TimeSpan idle, TextWriter log)
         }
     }
 
-    private static Process Start(RunRequest request)
+    /// <summary>
+    /// The run's VMM: the standby process started for the same dotnet and vmm.dll when there is one (it has its
+    /// runtime up and its JIT warm), else a fresh process; either way a new standby is started for the next run.
+    /// </summary>
+    private Process Start(RunRequest request)
     {
-        var start = new ProcessStartInfo(request.Dotnet)
+        string key = StandbyKey(request);
+        bool traced = request.Environment.ContainsKey("PLUGINVMM_STARTUP_TRACE");
+        Process? process = null;
+        lock (_standbyLock)
         {
-            WorkingDirectory = request.WorkingDirectory,
+            if (_standby is { } ready && ready.Key == key && !traced && !ready.Process.HasExited)
+            {
+                process = ready.Process;
+                _standby = null;
+            }
+        }
+        log.WriteLine($"helper agent: [{_uptime.Elapsed.TotalSeconds:F1} s] run {string.Join(' ', request.Arguments.Take(2))}: " +
+                      (process is null ? "fresh VMM process" : $"standby VMM pid {process.Id}"));
+        if (process is not null)
+        {
+            process.StandardInput.WriteLine(JsonSerializer.Serialize(
+                new StandbyRequest(request.WorkingDirectory, request.Arguments, request.Environment), typeof(StandbyRequest), NestedJson.Default));
+        }
+        else
+        {
+            process = Launch(request.Dotnet, request.VmmDll, request.WorkingDirectory, request.Arguments, request.Environment);
+        }
+        process.StandardInput.Close();
+        _ = Task.Run(async () =>
+        {
+            // After the run, so the standby's warm-up does not take the CPU from the VM being started.
+            await process.WaitForExitAsync().ConfigureAwait(false);
+            Replenish(request, key);
+        });
+        return process;
+    }
+
+    private void Replenish(RunRequest request, string key)
+    {
+        try
+        {
+            var standby = Launch(request.Dotnet, request.VmmDll, "/", [],
+                new Dictionary<string, string> { [Standby.EnvironmentVariable] = "1" });
+            log.WriteLine($"helper agent: [{_uptime.Elapsed.TotalSeconds:F1} s] standby VMM pid {standby.Id} started");
+            lock (_standbyLock)
+            {
+                var old = _standby;
+                _standby = (key, standby);
+                if (old is { } o && !o.Process.HasExited) o.Process.Kill();
+            }
+        }
+        catch (Exception e)
+        {
+            log.WriteLine($"helper agent: no standby VMM ({e.Message})");
+        }
+    }
+
+    /// <summary>A standby is only good for the build it was started from.</summary>
+    private static string StandbyKey(RunRequest request)
+    {
+        var dll = new FileInfo(request.VmmDll);
+        return $"{request.Dotnet}|{request.VmmDll}|{(dll.Exists ? dll.LastWriteTimeUtc.Ticks : 0)}|{(dll.Exists ? dll.Length : 0)}";
+    }
+
+    private static Process Launch(string dotnet, string vmmDll, string workingDirectory, IEnumerable<string> arguments,
+        IReadOnlyDictionary<string, string> environment)
+    {
+        var start = new ProcessStartInfo(dotnet)
+        {
+            WorkingDirectory = workingDirectory,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
-        start.ArgumentList.Add(request.VmmDll);
-        foreach (var a in request.Arguments) start.ArgumentList.Add(a);
-        foreach (var (k, v) in request.Environment) start.Environment[k] = v;
+        start.ArgumentList.Add(vmmDll);
+        foreach (var a in arguments) start.ArgumentList.Add(a);
+        foreach (var (k, v) in environment) start.Environment[k] = v;
         return Process.Start(start) ?? throw new InvalidOperationException("Process.Start returned null");
     }
 
     private async Task RelayAsync(FrameStream frames, Process process)
     {
-        process.StandardInput.Close();
         using var done = new CancellationTokenSource();
         var stdout = PumpAsync(process.StandardOutput.BaseStream, FrameType.Stdout, frames);
         var stderr = PumpAsync(process.StandardError.BaseStream, FrameType.Stderr, frames);
@@ -130,6 +198,7 @@ internal sealed class NestedAgent(string token, TimeSpan idle, TextWriter log)
 
         await process.WaitForExitAsync().ConfigureAwait(false);
         await Task.WhenAll(stdout, stderr).ConfigureAwait(false);
+        log.WriteLine($"helper agent: [{_uptime.Elapsed.TotalSeconds:F1} s] VMM pid {process.Id} exited with {process.ExitCode}");
         done.Cancel();
         await frames.WriteAsync(FrameType.Exit, process.ExitCode).ConfigureAwait(false);
         await Task.WhenAll(heartbeat, control).ConfigureAwait(false);

@@ -59,6 +59,7 @@ internal sealed record RunRequest(string Dotnet, string VmmDll, string WorkingDi
 [JsonSerializable(typeof(HelloMessage))]
 [JsonSerializable(typeof(WelcomeMessage))]
 [JsonSerializable(typeof(RunRequest))]
+[JsonSerializable(typeof(StandbyRequest))]
 internal sealed partial class NestedJson : JsonSerializerContext;
 
 /// <summary>Reads and writes frames on a stream; writes are serialized, so several pumps may share one.</summary>
