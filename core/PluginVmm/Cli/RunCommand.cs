@@ -37,7 +37,10 @@ internal sealed class RunCommand
         {
             _file, _config, _kernel, _cmdline, _memory, _vcpus, _pluginsDir, _backend,
         };
-        Command.SetAction((result, cancellationToken) => Task.FromResult(Run(result, cancellationToken)));
+        // On a thread of its own: System.CommandLine waits (ProcessTerminationTimeout) for a started action after
+        // SIGINT/SIGTERM, but an action still running inside SetAction's delegate counts as not started and the
+        // process would exit at once with 130/143, the VM never stopped.
+        Command.SetAction((result, cancellationToken) => Task.Run(() => Run(result, cancellationToken), CancellationToken.None));
     }
 
     public Command Command { get; }

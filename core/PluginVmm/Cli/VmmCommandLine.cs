@@ -47,9 +47,10 @@ internal sealed class VmmCommandLine
         {
             Output = _env.Out,
             Error = _env.Error,
-            // A nested VM stops through its helper, which takes longer than System.CommandLine's 2 s default; every
-            // runner bounds its own stop, so the process never ends before the VM's exit code is known.
-            ProcessTerminationTimeout = null,
+            // SIGINT/SIGTERM cancel the run; a nested VM stops through its helper, under TCG, which takes longer
+            // than System.CommandLine's 2 s default, and each runner bounds its own stop (null would leave the
+            // signals to the runtime, which ends the process at once).
+            ProcessTerminationTimeout = TimeSpan.FromSeconds(90),
         }, cancellationToken);
     }
 }
