@@ -32,6 +32,8 @@ public sealed class VmmCommandLineTests : IDisposable
             Runner = runner,
             CreateLoggerFactory = _ => NullLoggerFactory.Instance,
             HostDirectory = _dir.Combine("host"),
+            // These tests are about the direct runner: on a host without a usable KVM auto would choose the helper.
+            ProbeKvm = () => new KvmProbeResult(KvmAvailability.Usable, "test"),
         };
         var code = new VmmCommandLine(env).InvokeAsync(args).GetAwaiter().GetResult();
         return (code, output.ToString(), error.ToString().Replace(_dir.Path, "{dir}"));

@@ -1,0 +1,2 @@
+// The suite runs where the vmm host runs: Linux only.
+[assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
