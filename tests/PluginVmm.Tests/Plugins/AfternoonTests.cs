@@ -129,7 +129,7 @@ public sealed class AfternoonFactAttribute : FactAttribute
     {
         if (SdkMissing() is { } sdk) Skip = sdk;
         else if (RepoLayout.UnavailableReason is { } host) Skip = host;
-        else if (KvmFactAttribute.UnavailableReason is { } kvm) Skip = $"no /dev/kvm: {kvm}";
+        else if (GuestBackend.UnavailableReason is { } guest) Skip = guest;
     }
 
     private static string? SdkMissing()
