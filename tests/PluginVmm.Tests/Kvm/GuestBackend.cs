@@ -9,8 +9,8 @@ namespace PluginVmm.Tests.Kvm;
 /// </summary>
 internal static class GuestBackend
 {
-    /// <summary>Where Debian's qemu-system-common puts the virtiofsd the nested backend shares folders through.</summary>
-    public const string VirtiofsdPath = "/usr/lib/qemu/virtiofsd";
+    /// <summary>Where the nested backend looks for virtiofsd (Debian 12's qemu-system-common; later Debian's virtiofsd).</summary>
+    private static readonly string[] VirtiofsdPaths = ["/usr/lib/qemu/virtiofsd", "/usr/libexec/virtiofsd"];
 
     /// <summary>What /dev/kvm is on this host.</summary>
     public static KvmProbeResult Kvm { get; } = KvmProbe.Probe();
@@ -18,21 +18,15 @@ internal static class GuestBackend
     /// <summary>qemu-system-x86_64 found on PATH, or null.</summary>
     public static string? Qemu { get; } = OnPath("qemu-system-x86_64");
 
-    /// <summary>True when `vmm run` boots guests directly on /dev/kvm here (its automatic backend choice).</summary>
-    public static bool Direct => Kvm.CanRunLinux;
-
     /// <summary>Why no guest can run here at all, or null when one can (directly or nested).</summary>
     public static string? UnavailableReason { get; } = Probe();
-
-    /// <summary>One line for a test's output: which backend the guest runs on here.</summary>
-    public static string Describe() => Direct ? $"direct KVM ({Kvm.Reason})" : $"nested backend ({Kvm.Reason}; QEMU at {Qemu})";
 
     private static string? Probe()
     {
         if (Kvm.CanRunLinux) return null;
         var missing = new List<string>();
         if (Qemu is null) missing.Add("no qemu-system-x86_64 on PATH (apt-get install qemu-system-x86)");
-        if (!File.Exists(VirtiofsdPath)) missing.Add($"no {VirtiofsdPath} (apt-get install qemu-system-common)");
+        if (!VirtiofsdPaths.Any(File.Exists)) missing.Add($"no virtiofsd at {string.Join(" or ", VirtiofsdPaths)} (apt-get install qemu-system-common)");
         return missing.Count == 0 ? null
             : $"no guest can run here: {Kvm.Reason}; the nested backend `vmm run` uses without a hardware KVM needs "
               + $"qemu-system-x86 and qemu-system-common: {string.Join("; ", missing)}";
