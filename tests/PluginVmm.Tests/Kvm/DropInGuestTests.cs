@@ -29,7 +29,7 @@ public sealed class DropInGuestTests(SamplePluginBuilds builds) : IDisposable
         return plugins;
     }
 
-    [HostKvmFact]
+    [GuestFact]
     public void Guest_sees_the_dropped_in_widget_function()
     {
         var run = PcitestRun.Boot(_dir, "enum", "[[device]]\nkind = \"pvpanic\"\n[[device]]\nkind = \"acme-widget\"\nlabel = \"widget\"\n",
@@ -40,7 +40,7 @@ public sealed class DropInGuestTests(SamplePluginBuilds builds) : IDisposable
         Assert.Equal(["0 mem32 4096", "2 mem64 1048576", "6 rom 2048"], widget.Bars.Select(b => $"{b.Index} {b.Kind} {b.Size}"));
     }
 
-    [HostKvmFact]
+    [GuestFact]
     public void Widget_rom_and_bars_roll_back_by_index()
     {
         var run = PcitestRun.Boot(_dir, "rollback", "[[device]]\nkind = \"acme-widget\"\n", PluginsWithWidget());

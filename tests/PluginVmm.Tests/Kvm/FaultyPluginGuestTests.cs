@@ -47,16 +47,16 @@ public sealed partial class FaultyPluginGuestTests(SamplePluginBuilds builds) : 
         return result;
     }
 
-    [HostKvmFact]
+    [GuestFact]
     public void Throwing_config_read_fences_only_the_faulty_device() => AssertFenced("config-read", "ReadConfigRegister(16)");
 
-    [HostKvmFact]
+    [GuestFact]
     public void Throwing_config_write_fences_only_the_faulty_device() => AssertFenced("config-write", "WriteConfigRegister(16");
 
-    [HostKvmFact]
+    [GuestFact]
     public void Throwing_bar_read_fences_only_the_faulty_device() => AssertFenced("bar-read", "ReadBar(0, 0x0)");
 
-    [HostKvmFact]
+    [GuestFact]
     public void Throwing_bar_write_fences_only_the_faulty_device() => AssertFenced("bar-write", "WriteBar(0, 0x0)");
 
     private void AssertFenced(string fault, string callback)
@@ -75,10 +75,10 @@ public sealed partial class FaultyPluginGuestTests(SamplePluginBuilds builds) : 
         Assert.Contains($"{fault} failed on purpose", run.Result.Stderr);
     }
 
-    [HostKvmFact]
+    [GuestFact]
     public void Throwing_worker_thread_fences_only_the_faulty_device() => AssertFenced("worker", "worker 'kicks' threw FaultException");
 
-    [HostKvmFact]
+    [GuestFact]
     public void An_unguarded_plugin_thread_ends_vmm_with_exit_1_naming_the_plugin()
     {
         var run = Boot("own-thread");
@@ -89,7 +89,7 @@ public sealed partial class FaultyPluginGuestTests(SamplePluginBuilds builds) : 
         Assert.Contains("PCI-END", run.Serial);                                // it happened while the guest ran
     }
 
-    [HostKvmFact]
+    [GuestFact]
     public void Throwing_move_bar_refuses_the_move_and_the_device_keeps_working()
     {
         var run = Boot("move-bar");
@@ -101,7 +101,7 @@ public sealed partial class FaultyPluginGuestTests(SamplePluginBuilds builds) : 
         Assert.Contains("move-bar failed on purpose", run.Result.Stderr);
     }
 
-    [HostKvmFact]
+    [GuestFact]
     public void A_plugin_failing_at_startup_ends_vmm_with_exit_1_naming_it()
     {
         foreach (var (fault, what) in new[] { ("create", "from Create: acme-faulty: firmware blob missing"), ("assign-bar", "AssignBar(BAR0") })

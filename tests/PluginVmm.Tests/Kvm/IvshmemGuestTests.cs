@@ -4,8 +4,8 @@ using Xunit;
 namespace PluginVmm.Tests.Kvm;
 
 /// <summary>
-/// ivshmem on /dev/kvm: the pcitest guest moves BAR2 (a memory slot over the shared file) into the 32-bit hole and
-/// writes there; the writes land in the host file, and a second VM on the same file sees them and the host's.
+/// ivshmem under the built `vmm` host: the pcitest guest moves BAR2 (a memory slot over the shared file) into the
+/// 32-bit hole and writes there; the writes land in the host file, and a second VM on the same file sees them and the host's.
 /// Each writer owns 64 dwords: peer a at 0x0, peer b at 0x800, the host at 0x1000 (pattern a0a0xxxx/b0b0xxxx/c0c0xxxx).
 /// </summary>
 public sealed class IvshmemGuestTests : IDisposable
@@ -46,7 +46,7 @@ public sealed class IvshmemGuestTests : IDisposable
         Assert.Contains($"IVSHMEM seen host {host:x2}", lines);
     }
 
-    [HostKvmFact]
+    [GuestFact]
     public void Guest_writes_into_bar2_land_in_the_host_file_and_a_second_vm_sees_them_and_the_hosts()
     {
         var first = PcitestRun.Boot(_dir, "ivshmem-a", Device, config: "a.toml");
@@ -60,7 +60,7 @@ public sealed class IvshmemGuestTests : IDisposable
         Assert.Equal(Words, CountPattern(0));       // and nothing of a's was lost
     }
 
-    [HostKvmFact]
+    [GuestFact]
     public void Two_vms_running_at_once_on_one_file_both_write_it()
     {
         var runs = new[] { "ivshmem-a", "ivshmem-b" }.AsParallel().WithDegreeOfParallelism(2)

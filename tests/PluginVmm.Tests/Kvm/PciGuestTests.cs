@@ -5,7 +5,7 @@ using Xunit;
 namespace PluginVmm.Tests.Kvm;
 
 /// <summary>
-/// The pcitest tiny guest on /dev/kvm under the built `vmm` host with run-time-loaded plugins: what a guest sees on
+/// The pcitest tiny guest under the built `vmm` host with run-time-loaded plugins: what a guest sees on
 /// the PCI bus, the BAR-rollback scenario, and pvpanic ending the VM.
 /// </summary>
 public sealed class PciGuestTests : IDisposable
@@ -25,7 +25,7 @@ public sealed class PciGuestTests : IDisposable
                "[[device]]\nkind = \"virtio-net\"\ntap = \"pvmmtest0\"\n";
     }
 
-    [HostKvmFact]
+    [GuestFact]
     public void Guest_enumerates_every_configured_function_with_ids_class_and_bar_sizes()
     {
         var run = PcitestRun.Boot(_dir, "enum", AllDevices());
@@ -44,7 +44,7 @@ public sealed class PciGuestTests : IDisposable
             Assert.True(bar.Address % bar.Size == 0, $"BAR at 0x{bar.Address:x} is not aligned to its size 0x{bar.Size:x}");
     }
 
-    [HostKvmFact]
+    [GuestFact]
     public void Bar_rollback_scenario_keeps_every_device_working()
     {
         var run = PcitestRun.Boot(_dir, "rollback", AllDevices());
@@ -75,7 +75,7 @@ public sealed class PciGuestTests : IDisposable
         Assert.Contains("keeping old BAR", run.Result.Stderr);
     }
 
-    [HostKvmFact]
+    [GuestFact]
     public void Pvpanic_event_ends_the_vm_with_the_panic_exit_code()
     {
         var run = PcitestRun.Boot(_dir, "panic", "[[device]]\nkind = \"pvpanic\"\n");

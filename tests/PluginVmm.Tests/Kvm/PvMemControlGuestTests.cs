@@ -3,7 +3,7 @@ using Xunit;
 namespace PluginVmm.Tests.Kvm;
 
 /// <summary>
-/// The pvmemtest tiny guest drives pvmemcontrol on /dev/kvm under the built `vmm` host: the transport handshake, Info,
+/// The pvmemtest tiny guest drives pvmemcontrol under the built `vmm` host: the transport handshake, Info,
 /// DONTNEED really dropping a page of guest RAM on the host, and refused requests answering errors.
 /// </summary>
 public sealed class PvMemControlGuestTests : IDisposable
@@ -13,7 +13,7 @@ public sealed class PvMemControlGuestTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    [HostKvmFact]
+    [GuestFact]
     public void Guest_registers_a_buffer_and_dontneed_zeroes_a_page_while_bad_requests_get_errors()
     {
         var run = PcitestRun.Boot(_dir, "", "[[device]]\nkind = \"pvmemcontrol\"\n", guest: "pvmemtest");

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Globalization;
+using System.Text;
 
 namespace PluginVmm.Tests.Plugins;
 
@@ -11,6 +13,24 @@ internal static class ProcessRunner
     }
 
     public static Result Run(string fileName, IEnumerable<string> arguments, string? workingDirectory = null)
+    {
+        using var process = Process.Start(StartInfo(fileName, arguments, workingDirectory)) ?? throw new InvalidOperationException($"cannot start {fileName}");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        process.WaitForExit();
+        return new Result(process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    /// <summary>Runs the built host: `dotnet vmm.dll args...`.</summary>
+    public static Result Vmm(string hostDirectory, params string[] arguments) =>
+        Run("dotnet", [Path.Combine(hostDirectory, "vmm.dll"), .. arguments]);
+
+    /// <summary>Starts the built host without waiting for it, for tests that signal it while it runs.</summary>
+    public static Running StartVmm(string hostDirectory, params string[] arguments) =>
+        new(Process.Start(StartInfo("dotnet", [Path.Combine(hostDirectory, "vmm.dll"), .. arguments], null))
+            ?? throw new InvalidOperationException("cannot start dotnet"));
+
+    private static ProcessStartInfo StartInfo(string fileName, IEnumerable<string> arguments, string? workingDirectory)
     {
         var start = new ProcessStartInfo(fileName)
         {
@@ -26,14 +46,91 @@ internal static class ProcessRunner
         }
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         start.Environment["DOTNET_NOLOGO"] = "1";
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"cannot start {fileName}");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        process.WaitForExit();
-        return new Result(process.ExitCode, stdout.Result, stderr.Result);
+        return start;
     }
 
-    /// <summary>Runs the built host: `dotnet vmm.dll args...`.</summary>
-    public static Result Vmm(string hostDirectory, params string[] arguments) =>
-        Run("dotnet", [Path.Combine(hostDirectory, "vmm.dll"), .. arguments]);
+    /// <summary>A started process whose output is collected as it comes, so a test can wait for a line, then signal it.</summary>
+    public sealed class Running : IDisposable
+    {
+        private readonly Process _process;
+        private readonly StringBuilder _stdout = new(), _stderr = new();
+        private readonly Lock _lock = new();
+        private readonly Task _stdoutDone, _stderrDone;
+
+        internal Running(Process process)
+        {
+            _process = process;
+            _stdoutDone = Collect(process.StandardOutput, _stdout);
+            _stderrDone = Collect(process.StandardError, _stderr);
+        }
+
+        public int Id => _process.Id;
+
+        /// <summary>Waits until stdout contains <paramref name="text"/>; false when the process ended first or the wait ran out.</summary>
+        public bool WaitForStdout(string text, TimeSpan timeout)
+        {
+            var deadline = DateTime.UtcNow + timeout;
+            while (DateTime.UtcNow < deadline)
+            {
+                lock (_lock)
+                {
+                    if (_stdout.ToString().Contains(text, StringComparison.Ordinal)) return true;
+                }
+                if (_process.HasExited && _stdoutDone.IsCompleted) return false;
+                Thread.Sleep(50);
+            }
+            return false;
+        }
+
+        /// <summary>
+        /// Sends SIGTERM, as a service manager or `kill` does (Process.Kill would send SIGKILL, which no program can
+        /// handle); through the shell's kill builtin, so the tests need no interop of their own.
+        /// </summary>
+        public void Terminate()
+        {
+            var result = Run("sh", ["-c", "kill -TERM \"$1\"", "sh", Id.ToString(CultureInfo.InvariantCulture)]);
+            if (result.ExitCode != 0) throw new InvalidOperationException($"kill -TERM {Id} failed: {result}");
+        }
+
+        /// <summary>The process's end and all it wrote, or null (the process killed) when it did not end within <paramref name="timeout"/>.</summary>
+        public Result? WaitForExit(TimeSpan timeout)
+        {
+            if (!_process.WaitForExit(timeout))
+            {
+                _process.Kill(entireProcessTree: true);
+                return null;
+            }
+            Task.WaitAll(_stdoutDone, _stderrDone);
+            return new Result(_process.ExitCode, Stdout, Stderr);
+        }
+
+        /// <summary>What the process wrote to stdout so far.</summary>
+        public string Stdout
+        {
+            get { lock (_lock) return _stdout.ToString(); }
+        }
+
+        /// <summary>What the process wrote to stderr so far.</summary>
+        public string Stderr
+        {
+            get { lock (_lock) return _stderr.ToString(); }
+        }
+
+        public void Dispose()
+        {
+            // A test that failed before the process ended must not leave a VM running.
+            if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+            _process.Dispose();
+        }
+
+        private Task Collect(StreamReader reader, StringBuilder into) => Task.Run(async () =>
+        {
+            var buffer = new char[4096];
+            int n;
+            while ((n = await reader.ReadAsync(buffer).ConfigureAwait(false)) > 0)
+            {
+                lock (_lock) into.Append(buffer, 0, n);
+            }
+        });
+    }
 }

@@ -203,20 +203,29 @@ public sealed class VfioDeviceTests
         Assert.Contains("0000:ff:1f.7", e.Message);
     }
 
-    [Fact]
+    [NonVfioPciFunctionFact]
     public void Opening_a_host_device_not_bound_to_vfio_pci_says_how_to_bind_it()
     {
-        string? other = Directory.Exists("/sys/bus/pci/devices")
-            ? Directory.GetDirectories("/sys/bus/pci/devices").Select(Path.GetFileName)
-                .FirstOrDefault(a => new FileInfo($"/sys/bus/pci/devices/{a}/driver").LinkTarget is not { } t || Path.GetFileName(t) != "vfio-pci")
-            : null;
-        if (other is null)
-        {
-            Console.WriteLine("skipped: this host has no PCI function outside vfio-pci to try");
-            return;
-        }
+        string other = NonVfioPciFunctionFactAttribute.Address!;
         var e = Assert.Throws<VfioSetupException>(() => VfioHostFunction.Open(other, []));
         Assert.Contains(other, e.Message);
         Assert.Contains("driver_override", e.Message);
+    }
+}
+
+/// <summary>A fact that needs a host PCI function not bound to vfio-pci (to be refused); skipped, saying so, without one.</summary>
+public sealed class NonVfioPciFunctionFactAttribute : FactAttribute
+{
+    private const string Devices = "/sys/bus/pci/devices";
+
+    /// <summary>The first host PCI function whose driver is not vfio-pci (or that has none), or null.</summary>
+    public static string? Address { get; } = Directory.Exists(Devices)
+        ? Directory.GetDirectories(Devices).Select(Path.GetFileName).Order(StringComparer.Ordinal)
+            .FirstOrDefault(a => new FileInfo($"{Devices}/{a}/driver").LinkTarget is not { } t || Path.GetFileName(t) != "vfio-pci")
+        : null;
+
+    public NonVfioPciFunctionFactAttribute()
+    {
+        if (Address is null) Skip = $"this host has no PCI function outside vfio-pci to try ({Devices} lists none)";
     }
 }
