@@ -20,7 +20,7 @@ internal sealed class NestedAgent(string token, TimeSpan idle, TextWriter log)
     private readonly byte[] _token = Encoding.UTF8.GetBytes(token);
     private readonly Stopwatch _uptime = Stopwatch.StartNew();
     private readonly object _standbyLock = new();
-    private (string Key, Process Process)? _standby;
+    private (string Key, Process Process, bool Ready)? _standby;
     private int _sessions;
     private long _lastActivity = Environment.TickCount64;
 
@@ -117,10 +117,12 @@ internal sealed class NestedAgent(string token, TimeSpan idle, TextWriter log)
         Process? process = null;
         lock (_standbyLock)
         {
-            if (_standby is { } ready && ready.Key == key && !traced && !ready.Process.HasExited)
+            if (_standby is { } standby)
             {
-                process = ready.Process;
                 _standby = null;
+                if (standby.Ready && standby.Key == key && !traced && !standby.Process.HasExited) process = standby.Process;
+                // One still warming up would take the CPU from this run for longer than a fresh start takes.
+                else Discard(standby.Process);
             }
         }
         log.WriteLine($"helper agent: [{_uptime.Elapsed.TotalSeconds:F1} s] run {string.Join(' ', request.Arguments.Take(2))}: " +
@@ -139,12 +141,12 @@ internal sealed class NestedAgent(string token, TimeSpan idle, TextWriter log)
         {
             // After the run, so the standby's warm-up does not take the CPU from the VM being started.
             await process.WaitForExitAsync().ConfigureAwait(false);
-            Replenish(request, key);
+            await Replenish(request, key).ConfigureAwait(false);
         });
         return process;
     }
 
-    private void Replenish(RunRequest request, string key)
+    private async Task Replenish(RunRequest request, string key)
     {
         try
         {
@@ -153,15 +155,36 @@ internal sealed class NestedAgent(string token, TimeSpan idle, TextWriter log)
             log.WriteLine($"helper agent: [{_uptime.Elapsed.TotalSeconds:F1} s] standby VMM pid {standby.Id} started");
             lock (_standbyLock)
             {
-                var old = _standby;
-                _standby = (key, standby);
-                if (old is { } o && !o.Process.HasExited) o.Process.Kill();
+                if (_standby is { } old) Discard(old.Process);
+                _standby = (key, standby, false);
+            }
+            // Nothing else comes on its stdout before it is handed a run, so this reader buffers nothing the relay needs.
+            var line = await standby.StandardOutput.ReadLineAsync().ConfigureAwait(false);
+            lock (_standbyLock)
+            {
+                if (_standby is { } s && s.Process == standby && line == Standby.ReadyLine)
+                {
+                    _standby = (key, standby, true);
+                    log.WriteLine($"helper agent: [{_uptime.Elapsed.TotalSeconds:F1} s] standby VMM pid {standby.Id} ready");
+                }
             }
         }
         catch (Exception e)
         {
             log.WriteLine($"helper agent: no standby VMM ({e.Message})");
         }
+    }
+
+    private static void Discard(Process process)
+    {
+        try
+        {
+            if (!process.HasExited) process.Kill();
+        }
+        catch (InvalidOperationException)
+        {
+        }
+        process.Dispose();
     }
 
     /// <summary>A standby is only good for the build it was started from.</summary>
