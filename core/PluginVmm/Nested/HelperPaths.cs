@@ -16,8 +16,10 @@ internal sealed class HelperPaths
         var env = Environment.GetEnvironmentVariable("PLUGINVMM_NESTED_CACHE");
         if (!string.IsNullOrEmpty(env)) return new HelperPaths(Path.GetFullPath(env));
         var xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
-        var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
-        return new HelperPaths(Path.Combine(string.IsNullOrEmpty(xdg) ? Path.Combine(home, ".cache") : xdg, "pluginvmm"));
+        // DoNotVerify: a HOME that does not exist yet is still where the cache belongs (the default gives "" then).
+        var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile, Environment.SpecialFolderOption.DoNotVerify);
+        if (string.IsNullOrEmpty(home)) home = Path.GetTempPath();
+        return new HelperPaths(Path.GetFullPath(Path.Combine(string.IsNullOrEmpty(xdg) ? Path.Combine(home, ".cache") : xdg, "pluginvmm")));
     }
 
     public string Root { get; }

@@ -84,6 +84,8 @@ public sealed class AfternoonWalk : IDisposable
         start.Environment["GUEST"] = TinyGuestBuilder.Build("pcitest");
         start.Environment["WORK"] = Work;
         start.Environment["HOME"] = temp.Combine("home");
+        // The walk's HOME is a fresh folder; the nested helper (where /dev/kvm cannot run Linux) stays the user's one.
+        start.Environment["PLUGINVMM_NESTED_CACHE"] = PluginVmm.Nested.HelperPaths.ForUser().Root;
         start.Environment["DOTNET_CLI_HOME"] = temp.Combine("cli-home");
         start.Environment["NUGET_PACKAGES"] = temp.Combine("packages");
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
@@ -99,18 +101,6 @@ public sealed class AfternoonWalk : IDisposable
 
     private static void CopyTree(string from, string to, params string[] folders)
     {
-        foreach (var folder in folders) CopyFolder(Path.Combine(from, folder), Path.Combine(to, folder));
-    }
-
-    private static void CopyFolder(string from, string to)
-    {
-        Directory.CreateDirectory(to);
-        foreach (var file in Directory.EnumerateFiles(from)) File.Copy(file, Path.Combine(to, Path.GetFileName(file)));
-        foreach (var dir in Directory.EnumerateDirectories(from))
-        {
-            var name = Path.GetFileName(dir);
-            if (name is "bin" or "obj") continue;
-            CopyFolder(dir, Path.Combine(to, name));
-        }
+        foreach (var folder in folders) SamplePluginBuilds.CopyFolder(Path.Combine(from, folder), Path.Combine(to, folder));
     }
 }

@@ -75,7 +75,8 @@ public sealed class SamplePluginBuilds : IDisposable
         return tree;
     }
 
-    private static void CopyFolder(string from, string to)
+    /// <summary>Copies a source folder without its build output (bin/, obj/).</summary>
+    internal static void CopyFolder(string from, string to)
     {
         Directory.CreateDirectory(to);
         foreach (var file in Directory.EnumerateFiles(from)) File.Copy(file, Path.Combine(to, Path.GetFileName(file)));
