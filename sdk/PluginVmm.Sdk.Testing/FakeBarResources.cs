@@ -6,7 +6,8 @@ namespace PluginVmm.Sdk.Testing;
 /// <see cref="IBarResources"/> without KVM: ioeventfds are <see cref="ManualIoEvent"/>s that a test signals the way
 /// KVM would on a guest write (<see cref="SignalWrite"/>); <see cref="MapFile"/> hands out zeroed in-memory host
 /// memory (the file is not touched) and <see cref="MapIntoBar"/> records the mapping in <see cref="Mappings"/>.
-/// File descriptors (<see cref="MapFd"/>) are not supported.
+/// File descriptors (<see cref="MapFd"/>) go to <see cref="FdMapper"/>: a device over a real host function (VFIO)
+/// needs its regions really mapped, so a test of one supplies the host's mapping; without it they are refused.
 /// </summary>
 public sealed class FakeBarResources : IBarResources
 {
@@ -28,7 +29,12 @@ public sealed class FakeBarResources : IBarResources
     }
 
     /// <inheritdoc/>
-    public IHostMemory MapFd(int fd, long offset, ulong size, bool readOnly = false) => throw new NotSupportedException("FakeBarResources maps no file descriptors");
+    public IHostMemory MapFd(int fd, long offset, ulong size, bool readOnly = false) =>
+        FdMapper?.Invoke(fd, offset, size, readOnly)
+        ?? throw new NotSupportedException("FakeBarResources maps no file descriptors (set FdMapper to a real mapping)");
+
+    /// <summary>Maps (fd, offset, size, readOnly) for <see cref="MapFd"/>; null refuses file descriptors.</summary>
+    public Func<int, long, ulong, bool, IHostMemory>? FdMapper { get; set; }
 
     /// <inheritdoc/>
     public IDisposable MapIntoBar(int barIndex, ulong offset, IHostMemory memory, bool readOnly = false)

@@ -30,6 +30,7 @@ internal sealed class VmmCommandLine
             new PublishCommand(env).Command,
             new DoctorCommand(env).Command,
             Nested.AgentCommand.Create(),
+            Nested.ExecCommand.Create(env),
         };
         _root.Options.Add(logLevel);
     }

@@ -97,7 +97,7 @@ internal sealed class NestedAgent(string token, TimeSpan idle, TextWriter log)
         }
         catch (Exception e)
         {
-            await frames.WriteAsync(FrameType.Failed, $"cannot start {request.Dotnet} {request.VmmDll} in the helper: {e.Message}").ConfigureAwait(false);
+            await frames.WriteAsync(FrameType.Failed, $"cannot start {request.Program} in the helper: {e.Message}").ConfigureAwait(false);
             return;
         }
         using (process)
@@ -113,30 +113,31 @@ internal sealed class NestedAgent(string token, TimeSpan idle, TextWriter log)
     private Process Start(RunRequest request)
     {
         string key = StandbyKey(request);
-        bool traced = request.Environment.ContainsKey("PLUGINVMM_STARTUP_TRACE");
+        bool warmable = request.IsVmmRun && !request.Environment.ContainsKey("PLUGINVMM_STARTUP_TRACE");
         Process? process = null;
         lock (_standbyLock)
         {
             if (_standby is { } standby)
             {
                 _standby = null;
-                if (standby.Ready && standby.Key == key && !traced && !standby.Process.HasExited) process = standby.Process;
+                if (standby.Ready && standby.Key == key && warmable && !standby.Process.HasExited) process = standby.Process;
                 // One still warming up would take the CPU from this run for longer than a fresh start takes.
                 else Discard(standby.Process);
             }
         }
-        log.WriteLine($"helper agent: [{_uptime.Elapsed.TotalSeconds:F1} s] run {string.Join(' ', request.Arguments.Take(2))}: " +
-                      (process is null ? "fresh VMM process" : $"standby VMM pid {process.Id}"));
+        log.WriteLine($"helper agent: [{_uptime.Elapsed.TotalSeconds:F1} s] {request.Program} {string.Join(' ', request.Arguments.Take(3))}: " +
+                      (process is null ? "fresh process" : $"standby VMM pid {process.Id}"));
         if (process is not null)
         {
             process.StandardInput.WriteLine(JsonSerializer.Serialize(
-                new StandbyRequest(request.WorkingDirectory, request.Arguments, request.Environment), typeof(StandbyRequest), NestedJson.Default));
+                new StandbyRequest(request.WorkingDirectory, request.Arguments[1..], request.Environment), typeof(StandbyRequest), NestedJson.Default));
         }
         else
         {
-            process = Launch(request.Dotnet, request.VmmDll, request.WorkingDirectory, request.Arguments, request.Environment);
+            process = Launch(request.Program, request.Arguments, request.WorkingDirectory, request.Environment);
         }
         process.StandardInput.Close();
+        if (!request.IsVmmRun) return process;
         _ = Task.Run(async () =>
         {
             // After the run, so the standby's warm-up does not take the CPU from the VM being started.
@@ -150,7 +151,7 @@ internal sealed class NestedAgent(string token, TimeSpan idle, TextWriter log)
     {
         try
         {
-            var standby = Launch(request.Dotnet, request.VmmDll, "/", [],
+            var standby = Launch(request.Program, [request.Arguments[0]], "/",
                 new Dictionary<string, string> { [Standby.EnvironmentVariable] = "1" });
             log.WriteLine($"helper agent: [{_uptime.Elapsed.TotalSeconds:F1} s] standby VMM pid {standby.Id} started");
             lock (_standbyLock)
@@ -190,14 +191,15 @@ internal sealed class NestedAgent(string token, TimeSpan idle, TextWriter log)
     /// <summary>A standby is only good for the build it was started from.</summary>
     private static string StandbyKey(RunRequest request)
     {
-        var dll = new FileInfo(request.VmmDll);
-        return $"{request.Dotnet}|{request.VmmDll}|{(dll.Exists ? dll.LastWriteTimeUtc.Ticks : 0)}|{(dll.Exists ? dll.Length : 0)}";
+        if (!request.IsVmmRun) return "";
+        var dll = new FileInfo(request.Arguments[0]);
+        return $"{request.Program}|{dll.FullName}|{(dll.Exists ? dll.LastWriteTimeUtc.Ticks : 0)}|{(dll.Exists ? dll.Length : 0)}";
     }
 
-    private static Process Launch(string dotnet, string vmmDll, string workingDirectory, IEnumerable<string> arguments,
+    private static Process Launch(string program, IEnumerable<string> arguments, string workingDirectory,
         IReadOnlyDictionary<string, string> environment)
     {
-        var start = new ProcessStartInfo(dotnet)
+        var start = new ProcessStartInfo(program)
         {
             WorkingDirectory = workingDirectory,
             RedirectStandardOutput = true,
@@ -205,7 +207,6 @@ internal sealed class NestedAgent(string token, TimeSpan idle, TextWriter log)
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
-        start.ArgumentList.Add(vmmDll);
         foreach (var a in arguments) start.ArgumentList.Add(a);
         foreach (var (k, v) in environment) start.Environment[k] = v;
         return Process.Start(start) ?? throw new InvalidOperationException("Process.Start returned null");

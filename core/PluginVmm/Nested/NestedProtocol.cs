@@ -14,7 +14,7 @@ namespace PluginVmm.Nested;
 internal static class NestedProtocol
 {
     /// <summary>Bumped on any change to frames or requests; a helper speaking another version is replaced.</summary>
-    public const int Version = 1;
+    public const int Version = 2;
 
     /// <summary>The agent's port inside the helper (the host reaches it through QEMU's forwarded loopback port).</summary>
     public const int AgentPort = 7001;
@@ -52,9 +52,15 @@ internal sealed record HelloMessage(int Protocol, string Token);
 /// <summary>The agent's answer: its protocol and how busy it is (a replaced helper must not cut running VMs).</summary>
 internal sealed record WelcomeMessage(int Protocol, int Sessions, double UptimeSeconds);
 
-/// <summary>One <c>vmm run</c>: the same dotnet and vmm.dll paths as on the host (L1 sees the host's root).</summary>
-internal sealed record RunRequest(string Dotnet, string VmmDll, string WorkingDirectory, string[] Arguments,
-    Dictionary<string, string> Environment);
+/// <summary>
+/// One command in the helper, paths as on the host (L1 sees the host's root): <c>dotnet vmm.dll run ...</c> for
+/// <c>vmm run</c>, anything for <c>vmm nested-exec</c>.
+/// </summary>
+internal sealed record RunRequest(string Program, string[] Arguments, string WorkingDirectory, Dictionary<string, string> Environment)
+{
+    /// <summary>A <c>vmm run</c> (<c>dotnet VMM.dll run ...</c>), which a standby process can take.</summary>
+    public bool IsVmmRun => Arguments.Length >= 2 && Arguments[0].EndsWith("vmm.dll", StringComparison.Ordinal) && Arguments[1] == "run";
+}
 
 [JsonSerializable(typeof(HelloMessage))]
 [JsonSerializable(typeof(WelcomeMessage))]

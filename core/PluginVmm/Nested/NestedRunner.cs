@@ -19,7 +19,12 @@ internal sealed class NestedRunner(HelperPaths paths, Stream stdout, TextWriter 
     /// <summary>Environment variables the VMM in the helper gets from ours.</summary>
     private static readonly string[] Forwarded = ["PLUGINVMM_STARTUP_TRACE", "TERM"];
 
-    public int Run(string[] arguments, CancellationToken cancellationToken)
+    /// <summary><c>vmm ARGS</c> in the helper (the VMM's own dotnet and vmm.dll).</summary>
+    public int Run(string[] arguments, CancellationToken cancellationToken) =>
+        Exec(Environment.ProcessPath ?? "dotnet", [Path.Combine(AppContext.BaseDirectory, "vmm.dll"), .. arguments], new Dictionary<string, string>(), cancellationToken);
+
+    /// <summary>Any program in the helper, in this folder, with our forwarded environment plus <paramref name="environment"/>.</summary>
+    public int Exec(string program, string[] arguments, IReadOnlyDictionary<string, string> environment, CancellationToken cancellationToken)
     {
         var helper = new HelperVm(paths, stderr);
         for (int attempt = 1; ; attempt++)
@@ -27,7 +32,7 @@ internal sealed class NestedRunner(HelperPaths paths, Stream stdout, TextWriter 
             try
             {
                 var endpoint = helper.Ensure();
-                return Session(endpoint, arguments, cancellationToken);
+                return Session(endpoint, program, arguments, environment, cancellationToken);
             }
             catch (HelperFaultException e) when (attempt == 1 && !cancellationToken.IsCancellationRequested)
             {
@@ -49,7 +54,8 @@ internal sealed class NestedRunner(HelperPaths paths, Stream stdout, TextWriter 
         }
     }
 
-    private int Session(HelperEndpoint endpoint, string[] arguments, CancellationToken cancellationToken)
+    private int Session(HelperEndpoint endpoint, string program, string[] arguments, IReadOnlyDictionary<string, string> extra,
+        CancellationToken cancellationToken)
     {
         using var client = new TcpClient();
         try
@@ -64,8 +70,8 @@ internal sealed class NestedRunner(HelperPaths paths, Stream stdout, TextWriter 
         using var frames = new FrameStream(client.GetStream());
         var environment = Forwarded.Select(n => (n, v: Environment.GetEnvironmentVariable(n)))
             .Where(p => p.v is not null).ToDictionary(p => p.n, p => p.v!);
-        var request = new RunRequest(Environment.ProcessPath ?? "dotnet", Path.Combine(AppContext.BaseDirectory, "vmm.dll"),
-            Environment.CurrentDirectory, arguments, environment);
+        foreach (var (k, v) in extra) environment[k] = v;
+        var request = new RunRequest(program, arguments, Environment.CurrentDirectory, environment);
         frames.WriteJsonAsync(FrameType.Hello, new HelloMessage(NestedProtocol.Version, endpoint.Token)).GetAwaiter().GetResult();
         frames.WriteJsonAsync(FrameType.Run, request).GetAwaiter().GetResult();
 

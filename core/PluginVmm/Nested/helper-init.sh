@@ -23,6 +23,15 @@ for ko in $(cat /lib/modules/order); do
 done
 [ -e /dev/kvm ] || halt "no /dev/kvm in the helper (kvm-amd did not load: does QEMU offer +svm?)"
 
+# QEMU's edu function (1234:11e8) bound to vfio-pci, for what needs a real VFIO function (the conformance tests)
+vfio=""
+for d in /sys/bus/pci/devices/*; do
+    [ "$(cat "$d/vendor"):$(cat "$d/device")" = 0x1234:0x11e8 ] || continue
+    vfio=$(basename "$d")
+    echo vfio-pci > "$d/driver_override"
+    echo "$vfio" > /sys/bus/pci/drivers_probe
+done
+
 ip link set lo up
 ip link set eth0 up && ip addr add "$(arg ip)/24" dev eth0 || halt "no network to the host"
 
@@ -33,6 +42,6 @@ mount -t sysfs sysfs /host/sys
 say "ready uptime=$(cut -d' ' -f1 /proc/uptime)"
 
 chroot /host /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
-    DOTNET_EnableDiagnostics=0 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 PLUGINVMM_IN_HELPER=1 \
+    DOTNET_EnableDiagnostics=0 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 PLUGINVMM_IN_HELPER=1 PLUGINVMM_HELPER_VFIO="$vfio" \
     "$(arg dotnet)" "$(arg agent)" nested-agent --state "$(arg state)" --idle "$(arg idle)"
 halt "agent ended ($?)"

@@ -102,5 +102,10 @@ public sealed class VfioConformance : PciDeviceConformanceTests
         HostPlugins.UnavailableReason
         ?? (string.IsNullOrEmpty(Host) ? "VFIO conformance needs a host PCI function bound to vfio-pci: set PLUGINVMM_VFIO_HOST=0000:bb:dd.f" : null);
 
-    protected override IPciDevice CreateDevice(TestDeviceContext context) => HostPlugins.Create("vfio", context, ("Host", Host!));
+    protected override IPciDevice CreateDevice(TestDeviceContext context)
+    {
+        // The function's BAR regions are really mapped, as the core maps them for a VM.
+        context.FakeResources.FdMapper = PluginVmm.Core.Memory.HostMemory.MapFd;
+        return HostPlugins.Create("vfio", context, ("Host", Host!));
+    }
 }
