@@ -17,11 +17,13 @@ namespace PluginVmm.Nested;
 internal sealed class NestedAgent(string token, TimeSpan idle, TextWriter log)
 {
     private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan StandbyQuietTime = TimeSpan.FromSeconds(3);
     private readonly byte[] _token = Encoding.UTF8.GetBytes(token);
     private readonly Stopwatch _uptime = Stopwatch.StartNew();
     private readonly object _standbyLock = new();
-    private (string Key, Process Process, bool Ready)? _standby;
+    private (string Key, Process Process)? _standby;
     private int _sessions;
+    private long _runsStarted;
     private long _lastActivity = Environment.TickCount64;
 
     public async Task<int> RunAsync(CancellationToken cancellationToken)
@@ -120,8 +122,7 @@ internal sealed class NestedAgent(string token, TimeSpan idle, TextWriter log)
             if (_standby is { } standby)
             {
                 _standby = null;
-                if (standby.Ready && standby.Key == key && warmable && !standby.Process.HasExited) process = standby.Process;
-                // One still warming up would take the CPU from this run for longer than a fresh start takes.
+                if (standby.Key == key && warmable && !standby.Process.HasExited) process = standby.Process;
                 else Discard(standby.Process);
             }
         }
@@ -138,16 +139,19 @@ internal sealed class NestedAgent(string token, TimeSpan idle, TextWriter log)
         }
         process.StandardInput.Close();
         if (!request.IsVmmRun) return process;
+        long run = Interlocked.Increment(ref _runsStarted);
         _ = Task.Run(async () =>
         {
-            // After the run, so the standby's warm-up does not take the CPU from the VM being started.
+            // Only once the helper has been quiet for a moment after the run: a standby warming up beside a run
+            // takes its CPU (2 vCPUs) and made back-to-back runs slower than fresh starts.
             await process.WaitForExitAsync().ConfigureAwait(false);
-            await Replenish(request, key).ConfigureAwait(false);
+            await Task.Delay(StandbyQuietTime).ConfigureAwait(false);
+            if (Interlocked.Read(ref _runsStarted) == run && Volatile.Read(ref _sessions) == 0) Replenish(request, key);
         });
         return process;
     }
 
-    private async Task Replenish(RunRequest request, string key)
+    private void Replenish(RunRequest request, string key)
     {
         try
         {
@@ -157,17 +161,7 @@ internal sealed class NestedAgent(string token, TimeSpan idle, TextWriter log)
             lock (_standbyLock)
             {
                 if (_standby is { } old) Discard(old.Process);
-                _standby = (key, standby, false);
-            }
-            // Nothing else comes on its stdout before it is handed a run, so this reader buffers nothing the relay needs.
-            var line = await standby.StandardOutput.ReadLineAsync().ConfigureAwait(false);
-            lock (_standbyLock)
-            {
-                if (_standby is { } s && s.Process == standby && line == Standby.ReadyLine)
-                {
-                    _standby = (key, standby, true);
-                    log.WriteLine($"helper agent: [{_uptime.Elapsed.TotalSeconds:F1} s] standby VMM pid {standby.Id} ready");
-                }
+                _standby = (key, standby);
             }
         }
         catch (Exception e)

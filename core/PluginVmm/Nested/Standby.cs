@@ -16,9 +16,6 @@ internal static class Standby
 {
     public const string EnvironmentVariable = "PLUGINVMM_STANDBY";
 
-    /// <summary>The one line a standby prints, once warm: the agent only hands it a run after this.</summary>
-    public const string ReadyLine = "pluginvmm-standby-ready";
-
     public static bool IsRequested => Environment.GetEnvironmentVariable(EnvironmentVariable) == "1";
 
     /// <summary>Warms up, waits for the run, applies it and returns its arguments (null: the agent went away).</summary>
@@ -26,8 +23,6 @@ internal static class Standby
     {
         Environment.SetEnvironmentVariable(EnvironmentVariable, null);
         WarmUp();
-        Console.Out.WriteLine(ReadyLine);
-        Console.Out.Flush();
         var line = Console.In.ReadLine();
         if (line is null) return null;
         var request = (StandbyRequest?)JsonSerializer.Deserialize(line, typeof(StandbyRequest), NestedJson.Default)
