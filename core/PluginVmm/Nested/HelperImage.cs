@@ -84,6 +84,11 @@ internal static class HelperImage
                 throw new NestedException($"building the nested helper image failed: {error ?? string.Join(" | ", tail)}");
             }
             progress.WriteLine($"vmm: [{clock.Elapsed.TotalSeconds,5:F1} s] helper image ready (kernel {stdout.Result.Trim()})");
+            // Images of other builds of vmm are not booted again (a running helper has its kernel in memory already).
+            foreach (var old in Directory.EnumerateDirectories(paths.Images).Where(d => d != paths.Image))
+            {
+                Directory.Delete(old, recursive: true);
+            }
         }
         finally
         {

@@ -37,8 +37,7 @@ internal sealed class NestedAgent(string token, TimeSpan idle, TextWriter log)
             while (!accept.IsCompleted)
             {
                 await Task.WhenAny(accept, Task.Delay(TimeSpan.FromSeconds(1), cancellationToken)).ConfigureAwait(false);
-                if (!accept.IsCompleted && Volatile.Read(ref _sessions) == 0 &&
-                    Environment.TickCount64 - Volatile.Read(ref _lastActivity) > idle.TotalMilliseconds)
+                if (!accept.IsCompleted && IsIdle())
                 {
                     log.WriteLine($"helper agent: idle for {idle.TotalSeconds:F0} s, powering off");
                     return 0;
@@ -48,6 +47,17 @@ internal sealed class NestedAgent(string token, TimeSpan idle, TextWriter log)
             _ = Task.Run(() => ServeAsync(client));
         }
         return 0;
+    }
+
+    /// <summary>
+    /// No session and none for the idle time; a helper that has not run anything yet waits at least a minute, so
+    /// the run it was booted for still finds it (its ping and its run are two connections).
+    /// </summary>
+    private bool IsIdle()
+    {
+        if (Volatile.Read(ref _sessions) != 0) return false;
+        if (Interlocked.Read(ref _runsStarted) == 0 && _uptime.Elapsed < TimeSpan.FromMinutes(1) + idle) return false;
+        return Environment.TickCount64 - Volatile.Read(ref _lastActivity) > idle.TotalMilliseconds;
     }
 
     private async Task ServeAsync(TcpClient client)

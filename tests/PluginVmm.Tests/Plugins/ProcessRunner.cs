@@ -27,8 +27,15 @@ internal static class ProcessRunner
 
     /// <summary>Starts the built host without waiting for it, for tests that signal it while it runs.</summary>
     public static Running StartVmm(string hostDirectory, params string[] arguments) =>
-        new(Process.Start(StartInfo("dotnet", [Path.Combine(hostDirectory, "vmm.dll"), .. arguments], null))
-            ?? throw new InvalidOperationException("cannot start dotnet"));
+        StartVmm(hostDirectory, new Dictionary<string, string>(), arguments);
+
+    /// <summary>The same with <paramref name="environment"/> added to the host's.</summary>
+    public static Running StartVmm(string hostDirectory, IReadOnlyDictionary<string, string> environment, params string[] arguments)
+    {
+        var start = StartInfo("dotnet", [Path.Combine(hostDirectory, "vmm.dll"), .. arguments], null);
+        foreach (var (k, v) in environment) start.Environment[k] = v;
+        return new(Process.Start(start) ?? throw new InvalidOperationException("cannot start dotnet"));
+    }
 
     private static ProcessStartInfo StartInfo(string fileName, IEnumerable<string> arguments, string? workingDirectory)
     {
