@@ -84,8 +84,10 @@ internal static class HelperImage
                 throw new NestedException($"building the nested helper image failed: {error ?? string.Join(" | ", tail)}");
             }
             progress.WriteLine($"vmm: [{clock.Elapsed.TotalSeconds,5:F1} s] helper image ready (kernel {stdout.Result.Trim()})");
-            // Images of other builds of vmm are not booted again (a running helper has its kernel in memory already).
-            foreach (var old in Directory.EnumerateDirectories(paths.Images).Where(d => d != paths.Image))
+            // Images of other vmm builds a week old go (another checkout's newer one stays, so two builds in use
+            // do not rebuild each other's; a running helper has its kernel in memory already).
+            foreach (var old in Directory.EnumerateDirectories(paths.Images)
+                         .Where(d => d != paths.Image && Directory.GetLastWriteTimeUtc(d) < DateTime.UtcNow.AddDays(-7)))
             {
                 Directory.Delete(old, recursive: true);
             }
