@@ -33,7 +33,12 @@
 #   RESULT <s>_<key>=...     each "RESULT key=value" the guest printed
 #   RESULT <s>_retried=yes   the first run hit the watchdog, or the guest was
 #                            reset silently (silent_reset), and was repeated
-#   RESULT <s>_attempt1=timeout|silent_reset   why
+#   RESULT <s>_attempt1=timeout|silent_reset   why; a silent reset also prints
+#                            "L1-TRACE <s>| ..." (L1's KVM tracepoints: the
+#                            shutdown exit with the guest's rip, injected
+#                            exceptions) and <s>_trace_events
+#   RESULT <s>_l1_shutdown_exits=   L2 triple faults L1's KVM saw in the first
+#                            run (reboot=t makes `reboot -f` one on purpose)
 #   RESULT <s>_cpu_<phase>=  L1 and VMM-thread CPU per phase the guest marks
 #                            with "L2-PHASE name" (phase_report), and
 #   RESULT <s>_kvm_<phase>=  L1 KVM's counters (exits, injections) for it
@@ -280,6 +285,28 @@ phase_report() {
     done < "/tmp/phases.$1"
 }
 
+# trace_arm / trace_dump LABEL: how an L2 guest ended, from L1's KVM tracepoints: the exceptions KVM injected
+# and the shutdown exit (SVM exit code 0x7f, a triple fault) with the guest's rip and the exit's info fields as
+# the VMCB held them. Only those two (filtered) events, so the tracing does not slow a run; a silent reset
+# prints the last of them as "L1-TRACE LABEL| ..." lines (the L2 kernel runs with nokaslr: rip maps onto its
+# System.map).
+T=/sys/kernel/tracing
+trace_arm() {
+    [ -d $T/events/kvm ] || mount -t tracefs tracefs $T 2>/dev/null
+    [ -d $T/events/kvm ] || return 0
+    echo 0 > $T/tracing_on; echo > $T/trace; echo 512 > $T/buffer_size_kb
+    echo 1 > $T/events/kvm/kvm_inj_exception/enable
+    echo 'exit_reason == 127' > $T/events/kvm/kvm_exit/filter && echo 1 > $T/events/kvm/kvm_exit/enable
+    echo 1 > $T/tracing_on
+}
+trace_dump() {
+    [ -f $T/trace ] || return 0
+    echo 0 > $T/tracing_on
+    local n; n=$(grep -vc '^#' $T/trace)
+    result "${1}_trace_events=$n"
+    grep -v '^#' $T/trace | tail -n 20 | sed "s/^/L1-TRACE $1| /"
+}
+
 # silent_reset FILE: the L2 guest started, then ended without its done
 # marker and without a word of panic, and the VMM exited 0 (a triple fault or
 # reset ends PluginVmm with 0, and QEMU with 0 under -no-reboot). Nested SVM
@@ -453,13 +480,15 @@ for s in ${SCENARIOS//,/ }; do
         result "${s}_status=fail:unknown_scenario"
         echo "L1-SCENARIO-DONE $s"; continue
     fi
+    trace_arm
     run_vmm "$s" "$S_TIMEOUT" "${S_ARGS[@]}"
     # the nested setup stalls now and then, and now and then resets an L2
     # guest in the middle of heavy I/O (see README); one more try, and say so
     attempt1=""
     if [ $RUN_TIMEOUT = yes ]; then attempt1=timeout
-    elif [ "$s" != custom ] && silent_reset "/tmp/console.$s"; then attempt1=silent_reset
+    elif [ "$s" != custom ] && silent_reset "/tmp/console.$s"; then attempt1=silent_reset; trace_dump "$s"
     fi
+    [ -f $T/trace ] && result "${s}_l1_shutdown_exits=$(grep -c 'reason shutdown' $T/trace)"
     if [ -n "$attempt1" ]; then
         result "${s}_attempt1=$attempt1"
         result "${s}_retried=yes"
