@@ -111,6 +111,11 @@ internal sealed class HelperVm(HelperPaths paths, TextWriter progress)
         var clock = Stopwatch.StartNew();
         progress.WriteLine("vmm: starting the nested helper (QEMU TCG, nested SVM); it stays up " +
                            (IdleSeconds > 0 ? $"{IdleSeconds} s after its last VM" : "only for this VM"));
+        if (File.Exists(paths.Console))
+        {
+            // The last helper's console is the evidence when it froze or died: kept until the next start.
+            File.Move(paths.Console, Path.Combine(paths.Root, "console.previous.log"), overwrite: true);
+        }
         if (Directory.Exists(paths.Helper)) Directory.Delete(paths.Helper, recursive: true);
         Directory.CreateDirectory(paths.Helper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         CopyAgent();
