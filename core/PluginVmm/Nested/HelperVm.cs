@@ -29,6 +29,9 @@ internal sealed class HelperVm(HelperPaths paths, TextWriter progress)
 
     private static int BootTimeoutSeconds { get; } = EnvInt("PLUGINVMM_NESTED_BOOT_TIMEOUT_S", 120);
 
+    /// <summary>A helper with an IOMMU and QEMU's edu bound to vfio-pci (<c>PLUGINVMM_NESTED_VFIO=1</c>).</summary>
+    private static bool WithVfioFunction { get; } = Environment.GetEnvironmentVariable("PLUGINVMM_NESTED_VFIO") == "1";
+
     /// <summary>The helper, started (and its image built) if none answers.</summary>
     public HelperEndpoint Ensure()
     {
@@ -189,7 +192,7 @@ internal sealed class HelperVm(HelperPaths paths, TextWriter progress)
     private void StartQemu(string image, int port)
     {
         var dotnet = Environment.ProcessPath ?? "/usr/bin/dotnet";
-        string append = string.Join(' ', "console=ttyS0 quiet panic=-1 mitigations=off intel_iommu=on", $"pluginvmm.ip={GuestIp}",
+        string append = string.Join(' ', "console=ttyS0 quiet panic=-1 mitigations=off", WithVfioFunction ? "intel_iommu=on" : "", $"pluginvmm.ip={GuestIp}",
             $"pluginvmm.dotnet={dotnet}", $"pluginvmm.agent={Path.Combine(paths.Agent, "vmm.dll")}",
             $"pluginvmm.state={paths.Helper}", $"pluginvmm.idle={IdleSeconds}");
         string[] args =
@@ -201,12 +204,13 @@ internal sealed class HelperVm(HelperPaths paths, TextWriter progress)
             "-device", "vhost-user-fs-pci,queue-size=1024,chardev=vfs,tag=hostroot",
             "-netdev", $"user,id=net0,net=10.254.254.0/24,restrict=on,hostfwd=tcp:127.0.0.1:{port}-{GuestIp}:{NestedProtocol.AgentPort}",
             "-device", "virtio-net-pci,netdev=net0,romfile=",
-            // An emulated IOMMU (interrupt remapping, which VFIO needs for MSI) and QEMU's edu function: VFIO in the
-            // helper works against a real function, which is what the VFIO conformance tests need.
-            "-device", "intel-iommu,intremap=on", "-device", "edu",
             "-kernel", Path.Combine(image, "vmlinuz"), "-initrd", Path.Combine(image, "initramfs.cpio"), "-append", append,
             "-display", "none", "-serial", $"file:{paths.Console}", "-no-reboot",
             "-daemonize", "-pidfile", paths.QemuPid,
+            // With PLUGINVMM_NESTED_VFIO=1: an emulated IOMMU (interrupt remapping, which VFIO needs for MSI) and
+            // QEMU's edu function, so VFIO in the helper works against a real function (the VFIO conformance tests).
+            // Not by default: it slows the boot and adds the emulated remapping under every guest.
+            .. (WithVfioFunction ? new[] { "-device", "intel-iommu,intremap=on", "-device", "edu" } : []),
         ];
         Run("qemu-system-x86_64", args, "QEMU");
     }

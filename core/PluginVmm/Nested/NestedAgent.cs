@@ -148,8 +148,8 @@ internal sealed class NestedAgent(string token, TimeSpan idle, TextWriter log)
             process = Launch(request.Program, request.Arguments, request.WorkingDirectory, request.Environment);
         }
         process.StandardInput.Close();
-        if (!request.IsVmmRun) return process;
         long run = Interlocked.Increment(ref _runsStarted);
+        if (!request.IsVmmRun) return process;
         _ = Task.Run(async () =>
         {
             // Only once the helper has been quiet for a moment after the run: a standby warming up beside a run
