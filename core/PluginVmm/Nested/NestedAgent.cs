@@ -119,8 +119,8 @@ internal sealed class NestedAgent(string token, TimeSpan idle, TextWriter log)
     }
 
     /// <summary>
-    /// The run's VMM: the standby process started for the same dotnet and vmm.dll when there is one (it has its
-    /// runtime up and its JIT warm), else a fresh process; either way a new standby is started for the next run.
+    /// The run's process: for a <c>vmm run</c> the standby started for the same dotnet and vmm.dll when there is one
+    /// (its runtime up, its JIT warm), else a fresh process; a new standby follows once the helper is quiet.
     /// </summary>
     private Process Start(RunRequest request)
     {
@@ -150,11 +150,12 @@ internal sealed class NestedAgent(string token, TimeSpan idle, TextWriter log)
         process.StandardInput.Close();
         long run = Interlocked.Increment(ref _runsStarted);
         if (!request.IsVmmRun) return process;
+        var exited = process.WaitForExitAsync();   // before the session disposes the process
         _ = Task.Run(async () =>
         {
             // Only once the helper has been quiet for a moment after the run: a standby warming up beside a run
             // takes its CPU (2 vCPUs) and made back-to-back runs slower than fresh starts.
-            await process.WaitForExitAsync().ConfigureAwait(false);
+            await exited.ConfigureAwait(false);
             await Task.Delay(StandbyQuietTime).ConfigureAwait(false);
             if (Interlocked.Read(ref _runsStarted) == run && Volatile.Read(ref _sessions) == 0) Replenish(request, key);
         });
