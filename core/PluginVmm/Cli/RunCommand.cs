@@ -130,7 +130,17 @@ internal sealed class RunCommand
             if (refused.Count > 0) return ExitCodes.ConfigError;
             if (notice is not null) _env.Error.WriteLine(notice);
             CliLog.StartingNestedVm(logger, config.ConfigPath);
-            return _env.RunNested(NestedPreflight.ForwardedArguments(result, this), cancellationToken);
+            try
+            {
+                return _env.RunNested(NestedPreflight.ForwardedArguments(result, this), cancellationToken);
+            }
+            catch (Exception e)
+            {
+                // As for a direct run: a failure of the backend is exit code 1 with a message, never an exception dump.
+                CliLog.VmmFailed(logger, e);
+                CliOutput.Error(_env.Error, $"nested backend failed: {e.Message} (--log-level debug shows where)");
+                return ExitCodes.VmmError;
+            }
         }
 
         CliLog.StartingVm(logger, config.ConfigPath, config.MemoryMib, config.Vcpus, config.KernelPath, config.Devices.Count);

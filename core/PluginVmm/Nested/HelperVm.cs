@@ -38,7 +38,7 @@ internal sealed class HelperVm(HelperPaths paths, TextWriter progress)
         Directory.CreateDirectory(paths.Root);
         using var held = AcquireLock();
         if (Probe() is { } running) return running;
-        Stop();
+        StopLocked(null);
         var image = HelperImage.Ensure(paths, progress);
         return Start(image);
     }
@@ -55,13 +55,54 @@ internal sealed class HelperVm(HelperPaths paths, TextWriter progress)
     }
 
     /// <summary>Stops a helper of ours, whatever state it is in (frozen, busy, another protocol).</summary>
-    public void Stop()
+    /// <param name="only">Stop only this QEMU (the one a run found frozen), not one another run has started since.</param>
+    public void Stop(int? only = null)
     {
-        if (ReadPid() is not { } pid || !IsHelperProcess(pid)) return;
+        using var held = AcquireLock();
+        StopLocked(only);
+    }
+
+    private void StopLocked(int? only)
+    {
+        var current = ReadPid();
+        if (only is { } frozen && current != frozen)
+        {
+            if (IsHelperProcess(frozen)) End(frozen);
+            return;
+        }
+        if (current is { } pid && IsHelperProcess(pid)) End(pid);
+        if (File.Exists(paths.QemuPid)) File.Delete(paths.QemuPid);
+        // Its virtiofsd ends when QEMU disconnects, but not always before the next start wants the same socket
+        // (virtiofsd locks a pid file named after it).
+        foreach (var stale in VirtiofsdPids()) End(stale);
+    }
+
+    private static void End(int pid)
+    {
         ProcessSignal.Send(pid, ProcessSignal.Terminate);
         for (int i = 0; i < 50 && ProcessSignal.IsAlive(pid); i++) Thread.Sleep(100);
         if (ProcessSignal.IsAlive(pid)) ProcessSignal.Send(pid, 9);
-        File.Delete(paths.QemuPid);
+        for (int i = 0; i < 50 && ProcessSignal.IsAlive(pid); i++) Thread.Sleep(100);
+    }
+
+    /// <summary>The virtiofsd processes serving this helper's socket.</summary>
+    private IEnumerable<int> VirtiofsdPids()
+    {
+        string marker = $"--socket-path={paths.VirtiofsSocket}";
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out var pid)) continue;
+            string cmdline;
+            try
+            {
+                cmdline = File.ReadAllText(Path.Combine(dir, "cmdline"));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                continue;
+            }
+            if (cmdline.Contains("virtiofsd", StringComparison.Ordinal) && cmdline.Split('\0').Contains(marker)) yield return pid;
+        }
     }
 
     public int? ReadPid()
@@ -144,7 +185,7 @@ internal sealed class HelperVm(HelperPaths paths, TextWriter progress)
             }
             Thread.Sleep(250);
         }
-        Stop();
+        StopLocked(null);
         throw new HelperFaultException($"the nested helper did not answer within {BootTimeoutSeconds} s of its start (frozen); " +
                                        $"its console says: {ConsoleTail(paths, 6)}");
     }

@@ -29,9 +29,10 @@ internal sealed class NestedRunner(HelperPaths paths, Stream stdout, TextWriter 
         var helper = new HelperVm(paths, stderr);
         for (int attempt = 1; ; attempt++)
         {
+            HelperEndpoint? endpoint = null;
             try
             {
-                var endpoint = helper.Ensure();
+                endpoint = helper.Ensure();
                 return Session(endpoint, program, arguments, environment, cancellationToken);
             }
             catch (HelperFaultException e) when (attempt == 1 && !cancellationToken.IsCancellationRequested)
@@ -39,7 +40,8 @@ internal sealed class NestedRunner(HelperPaths paths, Stream stdout, TextWriter 
                 var note = $"nested: {e.Message}; the VM was run again in a fresh helper";
                 stderr.WriteLine($"vmm: {e.Message}; running the VM once more in a fresh helper");
                 AppendRetryLog(note);
-                helper.Stop();
+                // Only the helper this run found at fault: another run may have started a fresh one meanwhile.
+                if (endpoint is not null) helper.Stop(endpoint.QemuPid);
             }
             catch (HelperFaultException e)
             {
