@@ -43,8 +43,7 @@ internal sealed class DoctorCommand
         o.WriteLine($"backend:    vmm run uses {(kvm.CanRunLinux ? "kvm (the host's)" : "nested (the helper VM)")} in auto mode; " +
                     $"{Backend.Option} or {Backend.EnvironmentVariable} chooses");
         o.WriteLine($"qemu:       {Version("qemu-system-x86_64", "--version") ?? "not installed (apt-get install qemu-system-x86)"}");
-        var virtiofsd = new[] { "/usr/lib/qemu/virtiofsd", "/usr/libexec/virtiofsd" }.FirstOrDefault(File.Exists);
-        o.WriteLine($"virtiofsd:  {virtiofsd ?? "not installed (apt-get install qemu-system-common)"}");
+        o.WriteLine($"virtiofsd:  {HelperVm.Virtiofsd ?? "not installed (apt-get install qemu-system-common)"}");
         var image = HelperImage.Verify(paths.Image);
         o.WriteLine($"cache:      {paths.Root}, {Size(paths.Root) / (1 << 20)} MiB; image {HelperPaths.ImageKey}: " +
                     (image is null ? $"ready (kernel {HelperImage.KernelVersion(paths.Image)})" : $"not built ({image}); the first nested run builds it"));

@@ -32,6 +32,12 @@ internal sealed class HelperVm(HelperPaths paths, TextWriter progress)
     /// <summary>A helper with an IOMMU and QEMU's edu bound to vfio-pci (<c>PLUGINVMM_NESTED_VFIO=1</c>).</summary>
     private static bool WithVfioFunction { get; } = Environment.GetEnvironmentVariable("PLUGINVMM_NESTED_VFIO") == "1";
 
+    /// <summary>Where Debian puts virtiofsd: 12's qemu-system-common, later releases' virtiofsd package.</summary>
+    public static readonly string[] VirtiofsdPaths = ["/usr/lib/qemu/virtiofsd", "/usr/libexec/virtiofsd"];
+
+    /// <summary>The installed virtiofsd, or null.</summary>
+    public static string? Virtiofsd => VirtiofsdPaths.FirstOrDefault(File.Exists);
+
     /// <summary>The helper, started (and its image built) if none answers.</summary>
     public HelperEndpoint Ensure()
     {
@@ -218,7 +224,7 @@ internal sealed class HelperVm(HelperPaths paths, TextWriter progress)
 
     private void StartVirtiofsd()
     {
-        var virtiofsd = new[] { "/usr/lib/qemu/virtiofsd", "/usr/libexec/virtiofsd" }.FirstOrDefault(File.Exists)
+        var virtiofsd = Virtiofsd
             ?? throw new NestedException("Debian's virtiofsd is not installed (apt-get install qemu-system-common)");
         // setsid -f: its own session, so the terminal's Ctrl-C never reaches it; it ends when QEMU disconnects.
         Run("sh", ["-c", "exec setsid -f \"$0\" --socket-path=\"$1\" -o source=/ -o cache=auto -o sandbox=chroot -f </dev/null >>\"$2\" 2>&1",

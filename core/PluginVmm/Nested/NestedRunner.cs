@@ -16,6 +16,8 @@ internal sealed class NestedRunner(HelperPaths paths, Stream stdout, TextWriter 
     private static readonly TimeSpan StallLimit = TimeSpan.FromSeconds(
         int.TryParse(Environment.GetEnvironmentVariable("PLUGINVMM_NESTED_STALL_S"), out var s) && s > 0 ? s : 45);
 
+    private readonly System.Text.Decoder _stderrText = System.Text.Encoding.UTF8.GetDecoder();
+
     /// <summary>Environment variables the VMM in the helper gets from ours.</summary>
     private static readonly string[] Forwarded = ["PLUGINVMM_STARTUP_TRACE", "TERM"];
 
@@ -115,7 +117,10 @@ internal sealed class NestedRunner(HelperPaths paths, Stream stdout, TextWriter 
                     stdout.Flush();
                     break;
                 case { Type: FrameType.Stderr }:
-                    stderr.Write(System.Text.Encoding.UTF8.GetString(frame.Value.Payload));
+                    // One decoder for the run: a frame may end inside a multi-byte character.
+                    var chars = new char[_stderrText.GetCharCount(frame.Value.Payload, flush: false)];
+                    _stderrText.GetChars(frame.Value.Payload, chars, flush: false);
+                    stderr.Write(chars);
                     stderr.Flush();
                     break;
                 case { Type: FrameType.Exit }:

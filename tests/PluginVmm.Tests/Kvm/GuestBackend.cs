@@ -9,8 +9,6 @@ namespace PluginVmm.Tests.Kvm;
 /// </summary>
 internal static class GuestBackend
 {
-    /// <summary>Where the nested backend looks for virtiofsd (Debian 12's qemu-system-common; later Debian's virtiofsd).</summary>
-    private static readonly string[] VirtiofsdPaths = ["/usr/lib/qemu/virtiofsd", "/usr/libexec/virtiofsd"];
 
     /// <summary>What /dev/kvm is on this host.</summary>
     public static KvmProbeResult Kvm { get; } = KvmProbe.Probe();
@@ -26,7 +24,7 @@ internal static class GuestBackend
         if (Kvm.CanRunLinux) return null;
         var missing = new List<string>();
         if (Qemu is null) missing.Add("no qemu-system-x86_64 on PATH (apt-get install qemu-system-x86)");
-        if (!VirtiofsdPaths.Any(File.Exists)) missing.Add($"no virtiofsd at {string.Join(" or ", VirtiofsdPaths)} (apt-get install qemu-system-common)");
+        if (PluginVmm.Nested.HelperVm.Virtiofsd is null) missing.Add($"no virtiofsd at {string.Join(" or ", PluginVmm.Nested.HelperVm.VirtiofsdPaths)} (apt-get install qemu-system-common)");
         return missing.Count == 0 ? null
             : $"no guest can run here: {Kvm.Reason}; the nested backend `vmm run` uses without a hardware KVM needs "
               + $"qemu-system-x86 and qemu-system-common: {string.Join("; ", missing)}";
